@@ -1,0 +1,1 @@
+"""Study-independent machinery: data preparation, device handling, training, timing, records."""

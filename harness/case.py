@@ -1,0 +1,102 @@
+"""Running one benchmark case so that it always leaves a record.
+
+``recorded(record, results_dir)`` wraps a case: whatever happens inside (threshold miss,
+NaN loss, out of memory, missing data) the record is written with its status and a
+one-line error, and the run goes on with the next case. Only an interrupt (Ctrl-C) passes
+through unrecorded, leaving the records already written and no partial file.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from harness.context import RunContext
+from harness.errors import BenchError, DataUnavailable, Diverged
+from harness.records import ResultRecord
+from harness.runtime import git_commit, machine_info
+from harness.timing import Timing
+from harness.train import Budget, EpochLog
+
+
+@contextlib.contextmanager
+def recorded(record: ResultRecord, results_dir: Path):
+    try:
+        yield record
+    except DataUnavailable as exc:
+        record.status, record.error = "error", f"not run: {exc}"
+        record.write(results_dir)
+        pytest.skip(str(exc))
+    except Diverged as exc:
+        record.status, record.error = "diverged", str(exc)
+    except torch.OutOfMemoryError:
+        batch = record.budget.get("batch_size")
+        record.status, record.error = "oom", f"out of memory on {record.device} at batch size {batch}"
+    except BenchError as exc:
+        record.status, record.error = "error", str(exc)
+    except Exception as exc:  # noqa: BLE001  (recorded, then reported by check_passed)
+        record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
+    record.write(results_dir)
+
+
+def judge(record: ResultRecord) -> None:
+    """Set passed/failed from the record's metrics and thresholds (each threshold is a minimum)."""
+    misses = [
+        f"{name} {record.metrics.get(name, float('nan')):.4f} < {minimum:.4f}"
+        for name, minimum in record.thresholds.items()
+        if not record.metrics.get(name, float("-inf")) >= minimum
+    ]
+    record.status = "failed" if misses else "passed"
+    record.error = f"below threshold: {', '.join(misses)}" if misses else None
+
+
+def check_passed(record: ResultRecord) -> None:
+    """The assertion of every case, after its record is on disk."""
+    if record.status != "passed":
+        pytest.fail(f"{record.case_id} [{record.status}] {record.error}", pytrace=False)
+
+
+def model_stats(model: nn.Module, example: torch.Tensor) -> dict:
+    """Parameter count and forward FLOPs per image (torch's counter: one multiply-add = 2 FLOPs)."""
+    was_training = model.training
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(example[:1])
+    model.train(was_training)
+    return {"params": sum(p.numel() for p in model.parameters()), "flops_per_image": counter.get_total_flops()}
+
+
+def new_record(study: str, case_id: str, params: dict, ctx: RunContext, *, thresholds: dict, budget: Budget) -> ResultRecord:
+    return ResultRecord(
+        study=study,
+        case_id=case_id,
+        params=params,
+        profile=ctx.profile,
+        seed=ctx.seed,
+        device=ctx.device.type,
+        thresholds=dict(thresholds),
+        budget=asdict(budget),
+        environment=machine_info(ctx.device),
+        git_commit=git_commit(),
+    )
+
+
+def fill_training(record: ResultRecord, history: list[EpochLog], timing: Timing, *, train_images: int, test_images: int) -> None:
+    record.curves = [asdict(h) for h in history]
+    train_s = history[-1].elapsed_s if history else 0.0
+    record.metrics.update(
+        train_s=train_s,
+        s_per_epoch=train_s / max(len(history), 1),
+        train_loss=history[-1].train_loss if history else None,
+        train_acc=history[-1].train_acc if history else None,
+        inference_s=timing.median_s,
+        inference_images_per_s=test_images / timing.median_s,
+    )
+    record.timing = asdict(timing)
+    record.budget.update(train_images=train_images, test_images=test_images)

@@ -1,0 +1,39 @@
+"""What one pytest session runs with: profile, device, data root, results directory, seed.
+
+Built once from the command-line options in the root ``conftest.py`` and handed to every
+case as a session fixture; loaded datasets are cached here for the whole session.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+PROFILE_CHOICES = ("auto", "smoke", "full")
+
+
+def resolve_profile(name: str, device: torch.device) -> str:
+    """``auto`` means the seeds' full budget on CUDA and the small CPU budget elsewhere."""
+    if name not in PROFILE_CHOICES:
+        raise ValueError(f"unknown profile {name!r}; valid choices: {', '.join(PROFILE_CHOICES)}")
+    if name == "auto":
+        return "full" if device.type == "cuda" else "smoke"
+    return name
+
+
+@dataclass
+class RunContext:
+    profile: str
+    device: torch.device
+    data_root: Path
+    results_dir: Path
+    seed: int = 0
+    deterministic: bool = False
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def cached(self, key, make):
+        """Session-wide cache for expensive, read-only inputs such as decoded datasets."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]

@@ -1,0 +1,103 @@
+"""Result records: one JSON file per case, the only thing the reporter reads besides
+pytest-benchmark's JSON.
+
+Schema (version ``SCHEMA_VERSION``; bump it when a field changes meaning or goes away):
+
+==================  ==========================================================================
+field               meaning
+==================  ==========================================================================
+schema_version      int, this module's ``SCHEMA_VERSION``
+study               study name (``sbh``, ...)
+case_id             the pytest id, e.g. ``d012-arch4-1-resnet34``
+params              the case's parameters (digits, structure, backbone, train size, lr, ...)
+profile             ``smoke`` or ``full``
+seed                int
+device              ``cpu`` / ``cuda``; ``environment`` says which CPU or GPU
+status              ``passed`` | ``failed`` (below threshold) | ``diverged`` | ``oom`` | ``error``
+error               one-line message for the last three statuses, else null
+thresholds          {metric: minimum} that the case asserts
+metrics             {name: number}: accuracies, test loss, train/inference seconds, ...
+curves              per epoch: epoch, train_loss, train_acc, eval_acc, elapsed_s (training
+                    wall time so far, evaluation excluded: time-to-accuracy reads from it)
+timing              inference timing: median_s, min_s, mean_s, stddev_s, rounds, source
+model               params (count) and flops_per_image (forward)
+budget              epochs, batch_size, lr, train_images
+environment         machine: cpu, gpu, driver, torch/torchvision/cuda versions, threads
+git_commit          commit of the suite (``-dirty`` when the tree had changes)
+started_at, finished_at   ISO-8601 UTC timestamps
+==================  ==========================================================================
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.fileio import atomic_write_bytes
+
+SCHEMA_VERSION = 1
+STATUSES = ("passed", "failed", "diverged", "oom", "error")
+REQUIRED_FIELDS = ("study", "case_id", "params", "profile", "seed", "device", "status", "metrics")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class ResultRecord:
+    study: str
+    case_id: str
+    params: dict
+    profile: str
+    seed: int
+    device: str
+    status: str = "error"
+    error: str | None = None
+    thresholds: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    curves: list = field(default_factory=list)
+    timing: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+    budget: dict = field(default_factory=dict)
+    environment: dict = field(default_factory=dict)
+    git_commit: str | None = None
+    started_at: str = field(default_factory=utc_now)
+    finished_at: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def path_in(self, results_dir: Path) -> Path:
+        return Path(results_dir) / self.study / f"{self.case_id}.json"
+
+    def write(self, results_dir: Path) -> Path:
+        if self.status not in STATUSES:
+            raise ValueError(f"status {self.status!r} is not one of {STATUSES}")
+        self.finished_at = utc_now()
+        path = self.path_in(results_dir)
+        atomic_write_bytes(path, (json.dumps(asdict(self), indent=1, sort_keys=False) + "\n").encode())
+        return path
+
+
+class RecordError(ValueError):
+    """A file that is not a readable record of the current schema."""
+
+
+def read_record(path: Path) -> ResultRecord:
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict) or "schema_version" not in raw:
+        raise RecordError(f"{path}: not a result record (no schema_version)")
+    if raw["schema_version"] != SCHEMA_VERSION:
+        raise RecordError(f"{path}: schema version {raw['schema_version']}, this reporter reads {SCHEMA_VERSION}")
+    missing = [n for n in REQUIRED_FIELDS if n not in raw]
+    if missing:
+        raise RecordError(f"{path}: missing fields {', '.join(missing)}")
+    names = {f.name for f in fields(ResultRecord)}
+    return ResultRecord(**{k: v for k, v in raw.items() if k in names})

@@ -1,0 +1,64 @@
+"""Inference timing, the one place every study measures speed.
+
+The timed callable runs the model over the whole prepared test split and synchronises the
+device before returning, so each round measures finished work. Warm-up rounds are not
+timed; data preparation happens before, accuracy evaluation elsewhere.
+pytest-benchmark does the timing when it is active; when it is disabled (``--benchmark-disable``,
+or under xdist) the same rounds are timed here with ``perf_counter`` and the record says so.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from harness.runtime import synchronize
+from harness.train import DeviceData, evaluate
+
+
+@dataclass(frozen=True)
+class Timing:
+    median_s: float
+    min_s: float
+    mean_s: float
+    stddev_s: float
+    rounds: int
+    source: str  # "pytest-benchmark" or "perf_counter"
+
+    @classmethod
+    def from_samples(cls, samples: list[float], source: str) -> "Timing":
+        return cls(
+            median_s=statistics.median(samples),
+            min_s=min(samples),
+            mean_s=statistics.fmean(samples),
+            stddev_s=statistics.stdev(samples) if len(samples) > 1 else 0.0,
+            rounds=len(samples),
+            source=source,
+        )
+
+
+def inference_fn(model: nn.Module, data: DeviceData, *, batch_size: int, device: torch.device) -> Callable[[], None]:
+    def run() -> None:
+        evaluate(model, data, batch_size=batch_size, device=device)
+        synchronize(device)
+
+    return run
+
+
+def time_inference(benchmark, fn: Callable[[], None], *, rounds: int, warmup_rounds: int) -> Timing:
+    """Time ``fn`` with the pytest-benchmark fixture (``benchmark`` may be None outside pytest)."""
+    if benchmark is not None and not benchmark.disabled:
+        benchmark.pedantic(fn, rounds=rounds, warmup_rounds=warmup_rounds, iterations=1)
+        return Timing.from_samples(list(benchmark.stats.stats.data), "pytest-benchmark")
+    for _ in range(warmup_rounds):
+        fn()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return Timing.from_samples(samples, "perf_counter")

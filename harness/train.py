@@ -1,0 +1,167 @@
+"""The training loop: ``train_one_epoch``, ``evaluate`` and ``fit``, in the manner of
+torchvision's reference ``train.py``. No callbacks: what a study varies is passed in as a
+``Task`` (its loss and its per-batch count of correct images).
+
+Data stay on the training device as one uint8 tensor; batches are drawn by index and
+normalised on the device, so no DataLoader or per-sample Python transform sits in the loop.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+import torch.nn as nn
+
+from harness.errors import Diverged
+from harness.runtime import synchronize
+
+log = logging.getLogger("backbone_bench")
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+class Task(Protocol):
+    def loss(self, outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor: ...
+
+    def correct(self, outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        """Number of images in the batch that the study's main accuracy counts as right."""
+        ...
+
+
+@dataclass(frozen=True)
+class Budget:
+    epochs: int
+    batch_size: int
+    lr: float
+    eval_batch_size: int = 1024
+
+
+@dataclass
+class DeviceData:
+    """A whole split on the device: uint8 images [N, H, W] and int64 labels [N]."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @classmethod
+    def create(cls, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> "DeviceData":
+        return cls(images.to(device, non_blocking=True), labels.to(device, non_blocking=True))
+
+    def batch(self, index: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.images[index].unsqueeze(1).float().div_(255.0).sub_(MNIST_MEAN).div_(MNIST_STD)
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, self.labels[index]
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    train_loss: float
+    train_acc: float
+    eval_acc: float
+    elapsed_s: float  # training wall time up to the end of this epoch, evaluation excluded
+
+
+def _autocast(device: torch.device):
+    # bf16 keeps fp32's exponent range, so no loss scaler is needed.
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: DeviceData,
+    task: Task,
+    *,
+    batch_size: int,
+    generator: torch.Generator,
+    device: torch.device,
+    epoch: int,
+) -> tuple[float, float]:
+    model.train()
+    order = torch.randperm(len(data), generator=generator).to(device)
+    # Dropping the last short batch keeps BatchNorm away from a batch of one.
+    steps = len(data) // batch_size
+    # A per-step .item() would stall CUDA's queue; on the CPU it costs nothing.
+    check_every = 1 if device.type == "cpu" else 25
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    for step in range(steps):
+        x, y = data.batch(order[step * batch_size : (step + 1) * batch_size], device)
+        with _autocast(device):
+            outputs = model(x)
+            loss = task.loss(outputs, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach().float()
+        correct += task.correct(outputs, y)
+        if (step + 1) % check_every == 0 or step + 1 == steps:
+            if not torch.isfinite(loss_sum).item():
+                raise Diverged(f"loss became {loss_sum.item()} in epoch {epoch} at or before step {step + 1}/{steps}")
+    return loss_sum.item() / max(steps, 1), correct.item() / max(steps * batch_size, 1)
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, data: DeviceData, *, batch_size: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """Logits of every head for the whole split, in float32, on the device."""
+    model.eval()
+    chunks: dict[str, list[torch.Tensor]] = {}
+    for start in range(0, len(data), batch_size):
+        x, _ = data.batch(torch.arange(start, min(start + batch_size, len(data)), device=device), device)
+        with _autocast(device):
+            outputs = model(x)
+        for head, logits in outputs.items():
+            chunks.setdefault(head, []).append(logits.float())
+    return {head: torch.cat(parts) for head, parts in chunks.items()}
+
+
+def fit(
+    model: nn.Module,
+    train: DeviceData,
+    test: DeviceData,
+    task: Task,
+    budget: Budget,
+    *,
+    device: torch.device,
+    generator: torch.Generator,
+    name: str = "",
+) -> tuple[list[EpochLog], dict[str, torch.Tensor]]:
+    """Train for the budget, evaluating after every epoch (outside the timed region).
+
+    Returns the per-epoch history and the test logits after the last epoch.
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
+    history: list[EpochLog] = []
+    logits: dict[str, torch.Tensor] = {}
+    elapsed = 0.0
+    for epoch in range(1, budget.epochs + 1):
+        synchronize(device)
+        start = time.perf_counter()
+        train_loss, train_acc = train_one_epoch(
+            model, optimizer, train, task, batch_size=budget.batch_size, generator=generator, device=device, epoch=epoch
+        )
+        synchronize(device)
+        elapsed += time.perf_counter() - start
+        logits = evaluate(model, test, batch_size=budget.eval_batch_size, device=device)
+        eval_acc = task.correct(logits, test.labels).item() / len(test)
+        history.append(EpochLog(epoch, train_loss, train_acc, eval_acc, elapsed))
+        log.info(
+            "%s epoch %d/%d  loss %.4f  train_acc %.4f  test_acc %.4f  %.1fs",
+            name, epoch, budget.epochs, train_loss, train_acc, eval_acc, elapsed,
+        )
+    return history, logits

@@ -1,0 +1,42 @@
+"""Name -> builder registry, modelled on timm's and torchvision's.
+
+Each builder belongs to a family (``backbone``, ``sbh``, ...) so that a grid can list
+"every backbone" and an error can name the valid choices of the family that was asked for.
+"""
+from __future__ import annotations
+
+import fnmatch
+from typing import Callable
+
+import torch.nn as nn
+
+Builder = Callable[..., nn.Module]
+_BUILDERS: dict[str, tuple[str, Builder]] = {}
+
+
+def register_model(name: str, *, family: str) -> Callable[[Builder], Builder]:
+    def wrap(builder: Builder) -> Builder:
+        if name in _BUILDERS:
+            # A silent overwrite would make two files disagree about what a name means.
+            raise ValueError(f"model name {name!r} is already registered")
+        _BUILDERS[name] = (family, builder)
+        return builder
+
+    return wrap
+
+
+def list_models(pattern: str = "*", *, family: str | None = None) -> list[str]:
+    """Registered names matching a glob, in registration order (the order of the case grid)."""
+    return [
+        name
+        for name, (fam, _) in _BUILDERS.items()
+        if fnmatch.fnmatchcase(name, pattern) and family in (None, fam)
+    ]
+
+
+def create(name: str, *, family: str | None = None, **kwargs) -> nn.Module:
+    entry = _BUILDERS.get(name)
+    if entry is None or family not in (None, entry[0]):
+        kind = family or "model"
+        raise ValueError(f"unknown {kind} {name!r}; valid names: {', '.join(list_models(family=family))}")
+    return entry[1](**kwargs)
