@@ -29,13 +29,12 @@ def read_idx(path: Path, *, ndim: int, fix: str) -> np.ndarray:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}; {fix}") from None
+    if len(raw) >= 4:
+        magic, expected = struct.unpack(">I", raw[:4])[0], (UINT8 << 8) | ndim
+        if magic != expected:
+            raise DataError(f"{path} has magic number {magic} (expected {expected}); not an IDX file of this kind; {fix}")
     if len(raw) < 4 + 4 * ndim:
         raise DataError(f"{path} is truncated ({len(raw)} bytes, no complete header); {fix}")
-    zero, dtype, dims = struct.unpack(">HBB", raw[:4])
-    if zero != 0 or dtype != UINT8 or dims != ndim:
-        magic = struct.unpack(">I", raw[:4])[0]
-        expected = (UINT8 << 8) | ndim
-        raise DataError(f"{path} has magic number {magic} (expected {expected}); not an IDX file of this kind; {fix}")
     shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     body = raw[4 + 4 * ndim :]
     expected_bytes = int(np.prod(shape))

@@ -1,0 +1,40 @@
+"""``python -m reports RESULTS... [--out DIR]``: render Markdown reports from result records."""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from reports.load import collect
+from reports.render import render_all
+
+DEFAULT_OUT = Path("results/report")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reports", description=__doc__)
+    parser.add_argument("results", nargs="*", type=Path, default=[Path("results")], help="result directories or record files (default: results)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder for the Markdown and figures (default: {DEFAULT_OUT})")
+    args = parser.parse_args(argv)
+
+    missing = [str(p) for p in args.results if not p.exists()]
+    if missing:
+        print(f"error: {', '.join(missing)} does not exist; run `pytest benchmarks` (or `tox -e bench`) to produce result records", file=sys.stderr)
+        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        collection = collect(args.results)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    if collection.frame.empty:
+        where = ", ".join(str(p) for p in args.results)
+        print(f"error: no result records in {where}; run `pytest benchmarks` (or `tox -e bench`) to produce them", file=sys.stderr)
+        return 2
+    for path in render_all(collection, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Figures: each one function from a DataFrame to a PNG path, with its numbers as CSV beside it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+# No timestamps or version strings in the files, so re-rendering the same records is byte-stable.
+_PNG_METADATA = {"Software": None}
+
+
+def _save(fig, path: Path, table: pd.DataFrame) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata=_PNG_METADATA)
+    plt.close(fig)
+    table.to_csv(path.with_suffix(".csv"), float_format="%.6g")
+    return path
+
+
+def grouped_bars(
+    table: pd.DataFrame,
+    path: Path,
+    *,
+    title: str,
+    ylabel: str,
+    zoom: bool = False,
+    flagged: pd.DataFrame | None = None,
+) -> Path:
+    """Rows are groups on the x axis, columns are bars within a group; NaN leaves a gap.
+
+    ``zoom`` starts the y axis just below the smallest value (accuracies near 1 differ by
+    tenths of a percent); ``flagged`` (same shape, bool) hatches bars of failed cases.
+    """
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(table.index) + 2), 4))
+    n = max(len(table.columns), 1)
+    width = 0.8 / n
+    x = np.arange(len(table.index))
+    for i, column in enumerate(table.columns):
+        values = table[column].to_numpy(dtype=float)
+        name = str(column) if np.isfinite(values).any() else f"{column} (no data)"
+        bars = ax.bar(x + (i - (n - 1) / 2) * width, np.nan_to_num(values, nan=0.0), width, label=name)
+        for bar, value, bad in zip(bars, values, _flags(flagged, column, len(values))):
+            if np.isnan(value):
+                bar.set_visible(False)
+            elif bad:
+                bar.set_hatch("//")
+    ax.set_xticks(x, [str(i) for i in table.index])
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    finite = table.to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if zoom and finite.size:
+        low, high = finite.min(), finite.max()
+        pad = max((high - low) * 0.25, 0.002)
+        ax.set_ylim(max(low - pad, 0.0), min(high + pad, 1.0) if high <= 1 else high + pad)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(title=table.columns.name, fontsize="small")
+    return _save(fig, path, table)
+
+
+def _flags(flagged: pd.DataFrame | None, column, n: int) -> list[bool]:
+    if flagged is None or column not in flagged:
+        return [False] * n
+    return [v is True or v == 1 for v in flagged[column].tolist()]

@@ -1,0 +1,84 @@
+"""Collect result records from directories and files into one pandas table.
+
+Runs split across machines merge here: every path given is searched for ``*.json``.
+pytest-benchmark's own JSON files are recognised and listed (their timings are already in
+the records); a case present more than once keeps its newest record, and the report says
+so; a file that is not a readable record is skipped with a warning that names it.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from harness.records import RecordError, ResultRecord, read_record
+
+KEY = ["study", "case_id", "seed"]
+
+
+@dataclass
+class Collection:
+    frame: pd.DataFrame  # one row per kept record; nested fields flattened with "."
+    records: dict[tuple, ResultRecord]  # KEY -> record, for curves and other nested data
+    notes: list[str] = field(default_factory=list)  # duplicates resolved, files skipped
+    benchmark_files: list[Path] = field(default_factory=list)
+
+    def study(self, name: str) -> pd.DataFrame:
+        return self.frame[self.frame["study"] == name].copy() if len(self.frame) else self.frame
+
+
+def _json_files(paths: list[Path]) -> list[Path]:
+    files = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.json") if not p.name.startswith(".")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or directory")
+    return files
+
+
+def _is_benchmark_json(path: Path) -> bool:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(raw, dict) and "benchmarks" in raw and "machine_info" in raw
+
+
+def collect(paths: list[Path]) -> Collection:
+    kept: dict[tuple, tuple[ResultRecord, Path]] = {}
+    notes, bench_files = [], []
+    for path in _json_files([Path(p) for p in paths]):
+        if _is_benchmark_json(path):
+            bench_files.append(path)
+            continue
+        try:
+            record = read_record(path)
+        except RecordError as exc:
+            warnings.warn(f"skipped {exc}", stacklevel=2)
+            notes.append(f"skipped `{path}`: {str(exc).split(': ', 1)[-1]}")
+            continue
+        key = (record.study, record.case_id, record.seed)
+        if key in kept:
+            older, newer = sorted([kept[key], (record, path)], key=lambda rp: rp[0].finished_at or "")
+            notes.append(
+                f"`{record.case_id}` (seed {record.seed}) has two records; kept `{newer[1]}` "
+                f"({newer[0].finished_at}) over `{older[1]}` ({older[0].finished_at})"
+            )
+            kept[key] = newer
+        else:
+            kept[key] = (record, path)
+    records = {key: rp[0] for key, rp in sorted(kept.items())}
+    frame = pd.json_normalize([_flat(r) for r in records.values()]) if records else pd.DataFrame(columns=KEY)
+    return Collection(frame, records, notes, bench_files)
+
+
+def _flat(record: ResultRecord) -> dict:
+    row = asdict(record)
+    row.pop("curves")
+    return row

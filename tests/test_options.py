@@ -1,0 +1,53 @@
+"""Command-line options are validated once, at start-up, with a one-line usage error."""
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(pytester, *args):
+    """Collect the real benchmarks in a subprocess, with the suite's own configuration."""
+    config = ["--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), "-p", "no:cacheprovider"]
+    return pytester.runpytest_subprocess("--collect-only", *config, str(ROOT / "benchmarks"), *args)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--digits", "1,1,2"], "must differ"),
+        (["--digits", "1,2"], "expected three digits"),
+        (["--digits", "1,2,12"], "expected three digits"),
+        (["--profile", "huge"], "unknown profile 'huge'; valid choices: auto, smoke, full"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--seed", "-1"], "--seed -1"),
+    ],
+)
+def test_bad_options_are_usage_errors(pytester, args, message):
+    result = run(pytester, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_cuda_on_a_machine_without_it(pytester):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = run(pytester, "--device", "cuda")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--device cuda asked for, but torch sees no CUDA device*"])
+
+
+def test_extra_digits_add_a_grid_and_k_selects_by_backbone(pytester):
+    result = run(pytester, "--digits", "2,5,7", "-k", "resnet34")
+    result.stdout.fnmatch_lines(["*d012-arch1-resnet34*", "*d257-arch4-2-resnet34*", "*10/30 tests collected*"])
+
+
+def test_header_shows_profile_device_and_data_root(pytester, tmp_path):
+    result = run(pytester, "--data-root", str(tmp_path), "-k", "nothing-matches-this")
+    result.stdout.fnmatch_lines(["backbone-bench: profile=smoke device=cpu*", f"backbone-bench: data-root={tmp_path}*"])

@@ -1,0 +1,91 @@
+import json
+
+import pytest
+import torch
+
+from harness.case import check_passed, judge, recorded
+from harness.errors import DataError, Diverged
+from harness.records import SCHEMA_VERSION, RecordError, ResultRecord, read_record
+
+
+def make_record(**overrides):
+    base = dict(study="sbh", case_id="d012-arch2-resnet18", params={"structure": "arch2"}, profile="smoke", seed=0, device="cpu")
+    return ResultRecord(**{**base, **overrides})
+
+
+def test_record_round_trip(tmp_path):
+    record = make_record(status="passed", metrics={"acc_all_heads": 0.99})
+    path = record.write(tmp_path)
+    assert path == tmp_path / "sbh" / "d012-arch2-resnet18.json"
+    back = read_record(path)
+    assert back.metrics == {"acc_all_heads": 0.99} and back.schema_version == SCHEMA_VERSION
+    assert back.finished_at is not None
+    assert [p.name for p in (tmp_path / "sbh").iterdir()] == ["d012-arch2-resnet18.json"]
+
+
+def test_unknown_status_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="status 'ok'"):
+        make_record(status="ok").write(tmp_path)
+    assert not (tmp_path / "sbh").exists() or not list((tmp_path / "sbh").iterdir())
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"a": 1}', "no schema_version"),
+        (json.dumps({"schema_version": 0}), "schema version 0"),
+        (json.dumps({"schema_version": SCHEMA_VERSION, "study": "sbh"}), "missing fields case_id"),
+    ],
+)
+def test_bad_record_files_are_named(tmp_path, content, message):
+    path = tmp_path / "x.json"
+    path.write_text(content)
+    with pytest.raises(RecordError, match=message):
+        read_record(path)
+
+
+def test_judge_applies_every_threshold_as_a_minimum():
+    record = make_record(thresholds={"acc_all_heads": 0.9}, metrics={"acc_all_heads": 0.95})
+    judge(record)
+    assert record.status == "passed" and record.error is None
+    record.metrics["acc_all_heads"] = 0.5
+    judge(record)
+    assert record.status == "failed" and "acc_all_heads 0.5000 < 0.9000" in record.error
+    record.metrics.clear()
+    judge(record)
+    assert record.status == "failed", "a missing metric never passes"
+
+
+@pytest.mark.parametrize(
+    "exc, status, text",
+    [
+        (Diverged("loss became nan in epoch 1 at or before step 3/10"), "diverged", "epoch 1"),
+        (torch.OutOfMemoryError("CUDA out of memory"), "oom", "batch size 64"),
+        (DataError("x is corrupt"), "error", "x is corrupt"),
+        (RuntimeError("boom"), "error", "RuntimeError: boom"),
+    ],
+)
+def test_recorded_writes_the_record_whatever_happens(tmp_path, exc, status, text):
+    record = make_record(budget={"batch_size": 64})
+    with recorded(record, tmp_path):
+        raise exc
+    back = read_record(record.path_in(tmp_path))
+    assert back.status == status and text in back.error
+    with pytest.raises(pytest.fail.Exception, match=f"\\[{status}\\]"):
+        check_passed(back)
+
+
+def test_recorded_lets_an_interrupt_through_without_a_record(tmp_path):
+    record = make_record()
+    with pytest.raises(KeyboardInterrupt):
+        with recorded(record, tmp_path):
+            raise KeyboardInterrupt
+    assert not record.path_in(tmp_path).exists()
+
+
+def test_failed_threshold_still_leaves_a_record(tmp_path):
+    record = make_record(thresholds={"acc_all_heads": 0.9}, metrics={"acc_all_heads": 0.3})
+    with recorded(record, tmp_path):
+        judge(record)
+    assert read_record(record.path_in(tmp_path)).status == "failed"

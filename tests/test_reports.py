@@ -1,0 +1,134 @@
+"""The reporter, on records made here: values, figures, links, merging and bad inputs."""
+import json
+import re
+import struct
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+import models
+from harness.records import ResultRecord
+from reports.__main__ import main
+from studies import sbh
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def fake_record(case, *, acc, seconds, status="passed", finished="2026-01-01T00:00:00+00:00", seed=0):
+    split = not models.sbh.STRUCTURES[case.structure].shared_head
+    metrics = {"acc_all_heads": acc, "acc_mean_heads": acc + (0.002 if split else 0), "test_loss": 0.05, "train_s": 10.0, "inference_s": seconds}
+    metrics.update({"acc_head_a": acc + 0.001, "acc_head_b": acc + 0.003} if split else {"acc_head_abc": acc})
+    record = ResultRecord(
+        study="sbh", case_id=case.id, params=case.params(), profile="smoke", seed=seed, device="cpu", status=status,
+        error=None if status == "passed" else "below threshold", thresholds={"acc_all_heads": 0.9}, metrics=metrics,
+        model={"params": 1000, "flops_per_image": 2e6}, environment={"cpu": "Test CPU", "gpu": None, "torch": "2.x", "torchvision": "0.x"},
+        git_commit="abc123", started_at="2026-01-01T00:00:00+00:00",
+    )
+    record.finished_at = finished
+    return record
+
+
+def write_records(directory: Path, records):
+    for record in records:
+        path = record.path_in(directory)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(record)))
+
+
+@pytest.fixture
+def grid_records(tmp_path):
+    """The seed-001 grid with known numbers: arch3 best, arch4-2 worst, split backbones 2x slower."""
+    acc = {"arch1": 0.990, "arch2": 0.985, "arch3": 0.995, "arch4-1": 0.992, "arch4-2": 0.970}
+    records = []
+    for case in sbh.grid(sbh.SEED001_DIGITS):
+        two = not models.sbh.STRUCTURES[case.structure].shared_backbone
+        seconds = {"resnet18": 1.0, "resnet34": 2.0, "resnet50": 4.0}[case.backbone] * (2 if two else 1)
+        records.append(fake_record(case, acc=acc[case.structure], seconds=seconds))
+    write_records(tmp_path / "results", records)
+    return tmp_path / "results"
+
+
+def render(results, out, *extra):
+    return main([*map(str, results if isinstance(results, list) else [results]), "--out", str(out), *extra])
+
+
+def test_tables_match_the_records(grid_records, tmp_path):
+    assert render(grid_records, tmp_path / "out") == 0
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| arch4-2 (4)-2") and "0.9700" in line)
+    assert row.count("0.9700") == 3
+    assert "best structure **arch3 (3)** (0.9950" in text and "worst **arch4-2 (4)-2** (0.9700)" in text
+    assert "shared backbone is **2.0x faster**" in text
+    assert "resnet50 takes 4.0x the time of resnet18" in text
+    assert "Every expected case ran and passed" in text
+    csv = (tmp_path / "out" / "figures" / "d012_acc_all_heads.csv").read_text()
+    assert "arch3 (3),0.995,0.995,0.995" in csv
+
+
+def test_statements_follow_the_numbers(grid_records, tmp_path):
+    """Change the numbers and the conclusion changes with them."""
+    for path in grid_records.glob("sbh/*arch2*.json"):
+        path.write_text(path.read_text().replace('"acc_all_heads": 0.985', '"acc_all_heads": 0.999'))
+    render(grid_records, tmp_path / "out")
+    assert "all heads right (seed experiment 2): best structure **arch2 (2)**" in (tmp_path / "out" / "sbh.md").read_text()
+
+
+def test_figures_are_valid_pngs_and_every_link_resolves(grid_records, tmp_path):
+    render(grid_records, tmp_path / "out")
+    for doc in (tmp_path / "out").glob("*.md"):
+        for target in re.findall(r"\]\(([^)#]+)\)", doc.read_text()):
+            if "://" in target:
+                continue
+            path = doc.parent / target
+            assert path.is_file(), f"{doc.name} links to missing {target}"
+            if path.suffix == ".png":
+                data = path.read_bytes()
+                assert data[:8] == PNG_SIGNATURE
+                width, height = struct.unpack(">II", data[16:24])
+                assert width > 200 and height > 200 and len(data) > 5000
+
+
+def test_partial_grid_shows_gaps_and_lists_missing_cases(grid_records, tmp_path):
+    for path in grid_records.glob("sbh/*resnet50.json"):
+        path.unlink()
+    assert render(grid_records, tmp_path / "out") == 0
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    assert re.search(r"\| arch1 \(1\)\s+\|\s+0\.9900 \|\s+0\.9900 \|\s+— ", text)
+    assert "Not run (no record): `d012-arch1-resnet50`" in text
+
+
+def test_failed_and_errored_cases_are_flagged(grid_records, tmp_path):
+    case = sbh.SbhCase((0, 1, 2), "arch2", "resnet18")
+    failed = fake_record(case, acc=0.5, seconds=1.0, status="failed", finished="2027-01-01T00:00:00+00:00")
+    write_records(tmp_path / "later", [failed])
+    errored = ResultRecord(study="sbh", case_id="d012-arch3-resnet18", params=sbh.SbhCase((0, 1, 2), "arch3", "resnet18").params(), profile="smoke", seed=0, device="cpu", status="error", error="not run: data absent")
+    errored.finished_at = "2027-01-01T00:00:00+00:00"
+    write_records(tmp_path / "later", [errored])
+    assert render([grid_records, tmp_path / "later"], tmp_path / "out") == 0
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    assert re.search(r"\| d012-arch2-resnet18 \|\s+0 \| failed\s+\| below threshold", text)
+    assert re.search(r"\| d012-arch3-resnet18 \|\s+0 \| error\s+\| not run: data absent", text)
+    assert "has two records; kept" in text
+
+
+def test_no_records_is_exit_2_with_the_command(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert render(tmp_path / "empty", tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pytest benchmarks" in err
+    assert render(tmp_path / "nowhere", tmp_path / "out") == 2
+
+
+def test_malformed_file_is_skipped_with_a_warning(grid_records, tmp_path, capsys):
+    (grid_records / "sbh" / "broken.json").write_text("{oops")
+    (grid_records / "notes.txt").write_text("unrelated")
+    assert render(grid_records, tmp_path / "out") == 0
+    assert "warning: skipped" in capsys.readouterr().err and "broken.json" in (tmp_path / "out" / "sbh.md").read_text()
+
+
+def test_rendering_twice_gives_identical_files(grid_records, tmp_path):
+    render(grid_records, tmp_path / "a")
+    render(grid_records, tmp_path / "b")
+    for path in (tmp_path / "a").rglob("*.*"):
+        assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes(), path.name

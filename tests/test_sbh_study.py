@@ -1,0 +1,90 @@
+import pytest
+import torch
+
+import models
+from studies import sbh
+
+
+def one_hot(indices, width):
+    return torch.nn.functional.one_hot(torch.tensor(indices), width).float()
+
+
+def test_head_targets_follow_the_split():
+    targets = sbh.head_targets(torch.tensor([0, 1, 2]))
+    assert targets["a"].tolist() == [0, 0, 1]  # A: {a,b} vs {c}
+    assert targets["b"].tolist() == [0, 1, 1]  # B: {a} vs {b,c}
+
+
+def test_decode_maps_each_valid_pair_to_one_class_and_the_impossible_pair_to_none():
+    outputs = {"a": one_hot([0, 0, 1, 1], 2), "b": one_hot([0, 1, 1, 0], 2)}
+    assert sbh.decode(outputs).tolist() == [0, 1, 2, -1]
+
+
+def test_decode_round_trips_the_targets():
+    labels = torch.tensor([0, 1, 2, 2, 1, 0])
+    targets = sbh.head_targets(labels)
+    assert torch.equal(sbh.decode({h: one_hot(targets[h].tolist(), 2) for h in "ab"}), labels)
+
+
+def test_metrics_on_hand_made_split_predictions():
+    labels = torch.tensor([0, 1, 2, 2])
+    # A right on 3 of 4 (last wrong), B right on 2 of 4 (first two wrong); both right only on image 3.
+    outputs = {"a": one_hot([0, 0, 1, 0], 2), "b": one_hot([1, 0, 1, 1], 2)}
+    m = sbh.metrics(outputs, labels)
+    assert m["acc_head_a"] == pytest.approx(0.75)
+    assert m["acc_head_b"] == pytest.approx(0.5)
+    assert m["acc_mean_heads"] == pytest.approx(0.625)
+    assert m["acc_all_heads"] == pytest.approx(0.25)
+
+
+def test_metrics_on_hand_made_shared_predictions():
+    labels = torch.tensor([0, 1, 2, 2, 0])
+    m = sbh.metrics({"abc": one_hot([0, 1, 1, 2, 2], 3)}, labels)
+    assert m["acc_all_heads"] == m["acc_mean_heads"] == pytest.approx(0.6)
+
+
+def test_loss_sums_the_two_binary_losses():
+    labels = torch.tensor([0, 2])
+    outputs = {"a": torch.zeros(2, 2), "b": torch.zeros(2, 2)}
+    assert sbh.SbhTask.loss(outputs, labels).item() == pytest.approx(2 * torch.log(torch.tensor(2.0)).item())
+
+
+def test_case_ids_are_the_words_users_type():
+    assert sbh.SbhCase((0, 1, 2), "arch4-1", "resnet34").id == "d012-arch4-1-resnet34"
+    assert sbh.SbhCase((6, 8, 9), "arch1", "resnet18", train_size=4000, lr=1e-3).id == "d689-n4000-lr1e-3-arch1-resnet18"
+    assert sbh.lr_tag(2.5e-4) == "lr2.5e-4"
+
+
+def test_grid_is_every_registered_structure_times_backbone():
+    cases = sbh.grid((0, 1, 2))
+    assert len(cases) == len(models.list_models(family="sbh")) * len(models.list_models(family="backbone")) == 15
+    assert len({c.id for c in cases}) == 15
+    assert [c.id for c in cases if "resnet34" in c.id] == [f"d012-{s}-resnet34" for s in models.list_models(family="sbh")]
+
+
+@pytest.mark.parametrize("text", ["1,2", "1,2,3,4", "1,1,2", "1,2,10", "a,b,c", "-1,2,3", ""])
+def test_parse_digits_rejects_bad_combinations(text):
+    with pytest.raises(ValueError, match="--digits"):
+        sbh.parse_digits(text)
+
+
+def test_parse_digits_accepts_three_distinct_digits():
+    assert sbh.parse_digits("2, 5,7") == (2, 5, 7)
+
+
+def test_select_digits_relabels_in_the_given_order():
+    images = torch.arange(6).view(6, 1, 1)
+    labels = torch.tensor([6, 8, 9, 1, 8, 6])
+    x, y = sbh.select_digits(images, labels, (9, 8, 6))
+    assert y.tolist() == [2, 1, 0, 1, 2]
+    assert x.flatten().tolist() == [0, 1, 2, 4, 5]
+
+
+def test_balanced_subset_is_balanced_and_seeded():
+    labels = torch.tensor([0] * 50 + [1] * 30 + [2] * 40)
+    pick = sbh.balanced_subset(labels, 31, seed=3)
+    assert torch.bincount(labels[pick]).tolist() == [11, 10, 10]
+    assert torch.equal(pick, sbh.balanced_subset(labels, 31, seed=3))
+    assert not torch.equal(pick, sbh.balanced_subset(labels, 31, seed=4))
+    with pytest.raises(ValueError, match="only 30 exist"):
+        sbh.balanced_subset(labels, 100, seed=0)
