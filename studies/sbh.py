@@ -192,9 +192,9 @@ def task_data(case: SbhCase, ctx: RunContext, profile: Profile) -> tuple[DeviceD
     return DeviceData.create(train_x, train_y, ctx.device), DeviceData.create(test_x, test_y, ctx.device)
 
 
-def run_case(case: SbhCase, ctx: RunContext, benchmark=None) -> ResultRecord:
+def run_case(case: SbhCase, ctx: RunContext, benchmark=None, *, profile: Profile | None = None) -> ResultRecord:
     """Build, train, measure and record one case; the record is on disk whatever happens."""
-    profile = PROFILES[ctx.profile]
+    profile = profile or PROFILES[ctx.profile]
     budget = replace(profile.budget, lr=case.lr or profile.budget.lr)
     record = new_record(STUDY, case.id, case.params(), ctx, thresholds=profile.thresholds, budget=budget)
     with recorded(record, ctx.results_dir):
