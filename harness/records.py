@@ -20,7 +20,8 @@ metrics             {name: number}: accuracies, test loss, train/inference secon
 curves              per epoch: epoch, train_loss, train_acc, eval_acc, elapsed_s (training
                     wall time so far, evaluation excluded: time-to-accuracy reads from it)
 timing              inference timing: median_s, min_s, mean_s, stddev_s, rounds, source
-model               params (count) and flops_per_image (forward)
+model               params (count), flops_per_image (forward), peak memory where measured
+artifacts           {name: file name} of files written beside the record (weights, attributions)
 budget              epochs, batch_size, lr, train_images
 environment         machine: cpu, gpu, driver, torch/torchvision/cuda versions, threads
 git_commit          commit of the suite (``-dirty`` when the tree had changes)
@@ -62,6 +63,7 @@ class ResultRecord:
     model: dict = field(default_factory=dict)
     budget: dict = field(default_factory=dict)
     environment: dict = field(default_factory=dict)
+    artifacts: dict = field(default_factory=dict)
     git_commit: str | None = None
     started_at: str = field(default_factory=utc_now)
     finished_at: str | None = None

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from harness.errors import Diverged
 from harness.runtime import synchronize
@@ -23,7 +24,14 @@ log = logging.getLogger("backbone_bench")
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
+def as_heads(outputs: torch.Tensor | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Multi-head models return {head: logits}; a plain classifier's logits become {"logits": ...}."""
+    return outputs if isinstance(outputs, dict) else {"logits": outputs}
+
+
 class Task(Protocol):
+    """Losses and counts take the model's outputs as ``as_heads`` returns them."""
+
     def loss(self, outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor: ...
 
     def correct(self, outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
@@ -45,16 +53,20 @@ class DeviceData:
 
     images: torch.Tensor
     labels: torch.Tensor
+    pad: int = 0  # zero-padding on every side, applied to the uint8 batch before normalising
 
     def __len__(self) -> int:
         return len(self.labels)
 
     @classmethod
-    def create(cls, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> "DeviceData":
-        return cls(images.to(device, non_blocking=True), labels.to(device, non_blocking=True))
+    def create(cls, images: torch.Tensor, labels: torch.Tensor, device: torch.device, *, pad: int = 0) -> "DeviceData":
+        return cls(images.to(device, non_blocking=True), labels.to(device, non_blocking=True), pad)
 
     def batch(self, index: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.images[index].unsqueeze(1).float().div_(255.0).sub_(MNIST_MEAN).div_(MNIST_STD)
+        x = self.images[index].unsqueeze(1)
+        if self.pad:
+            x = F.pad(x, (self.pad,) * 4)
+        x = x.float().div_(255.0).sub_(MNIST_MEAN).div_(MNIST_STD)
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         return x, self.labels[index]
@@ -103,7 +115,7 @@ def train_one_epoch(
     for step in range(steps):
         x, y = data.batch(order[step * batch_size : (step + 1) * batch_size], device)
         with _autocast(device):
-            outputs = model(x)
+            outputs = as_heads(model(x))
             loss = task.loss(outputs, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -124,7 +136,7 @@ def evaluate(model: nn.Module, data: DeviceData, *, batch_size: int, device: tor
     for start in range(0, len(data), batch_size):
         x, _ = data.batch(torch.arange(start, min(start + batch_size, len(data)), device=device), device)
         with _autocast(device):
-            outputs = model(x)
+            outputs = as_heads(model(x))
         for head, logits in outputs.items():
             chunks.setdefault(head, []).append(logits.float())
     return {head: torch.cat(parts) for head, parts in chunks.items()}

@@ -34,6 +34,11 @@ def list_models(pattern: str = "*", *, family: str | None = None) -> list[str]:
     ]
 
 
+def describe(name: str) -> str:
+    """The builder's docstring: what the registered network is, in one or two sentences."""
+    return " ".join((_BUILDERS[name][1].__doc__ or "").split())
+
+
 def create(name: str, *, family: str | None = None, **kwargs) -> nn.Module:
     entry = _BUILDERS.get(name)
     if entry is None or family not in (None, entry[0]):

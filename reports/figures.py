@@ -68,3 +68,29 @@ def _flags(flagged: pd.DataFrame | None, column, n: int) -> list[bool]:
     if flagged is None or column not in flagged:
         return [False] * n
     return [v is True or v == 1 for v in flagged[column].tolist()]
+
+
+def heatmap_grid(arrays: dict, networks: list[str], path: Path) -> Path:
+    """Rows: the input digit, then each network's integrated-gradients attribution; one column per digit.
+
+    Attributions use a diverging map centred on zero, scaled per image to its largest
+    magnitude, so red pixels raised the true class's score and blue ones lowered it.
+    """
+    images, labels = arrays["images"], arrays["labels"]
+    n = len(labels)
+    fig, axes = plt.subplots(1 + len(networks), n, figsize=(1.3 * n, 1.45 * (1 + len(networks))))
+    for j in range(n):
+        axes[0, j].imshow(images[j], cmap="gray")
+        axes[0, j].set_title(f"label {labels[j]}", fontsize=8)
+        for i, network in enumerate(networks, start=1):
+            attribution = arrays[f"attr_{network}"][j]
+            bound = float(np.abs(attribution).max()) or 1.0
+            axes[i, j].imshow(attribution, cmap="bwr", vmin=-bound, vmax=bound)
+            axes[i, j].set_title(f"pred {arrays[f'pred_{network}'][j]}", fontsize=8)
+    for i, name in enumerate(["input", *networks]):
+        axes[i, 0].set_ylabel(name, fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    summary = pd.DataFrame({f"sum_attr_{nw}": arrays[f"attr_{nw}"].reshape(n, -1).sum(1) for nw in networks}, index=pd.Index(labels, name="label"))
+    return _save(fig, path, summary)

@@ -25,6 +25,7 @@ class Collection:
     records: dict[tuple, ResultRecord]  # KEY -> record, for curves and other nested data
     notes: list[str] = field(default_factory=list)  # duplicates resolved, files skipped
     benchmark_files: list[Path] = field(default_factory=list)
+    sources: list[Path] = field(default_factory=list)  # the directories and files given
 
     def study(self, name: str) -> pd.DataFrame:
         return self.frame[self.frame["study"] == name].copy() if len(self.frame) else self.frame
@@ -75,7 +76,7 @@ def collect(paths: list[Path]) -> Collection:
             kept[key] = (record, path)
     records = {key: rp[0] for key, rp in sorted(kept.items())}
     frame = pd.json_normalize([_flat(r) for r in records.values()]) if records else pd.DataFrame(columns=KEY)
-    return Collection(frame, records, notes, bench_files)
+    return Collection(frame, records, notes, bench_files, [Path(p) for p in paths])
 
 
 def _flat(record: ResultRecord) -> dict:

@@ -7,12 +7,17 @@ import jinja2
 import pandas as pd
 
 from harness.fileio import atomic_write_bytes
+from reports import blocks as blocks_report
 from reports import sbh as sbh_report
 from reports.load import Collection
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FIGURES = "figures"
-STUDIES = {"sbh": "Shared vs. split backbone and head (seeds 001, 000)"}
+# study -> (title, module whose build() turns the study's records into the template's context)
+STUDIES = {
+    "sbh": ("Shared vs. split backbone and head (seeds 001, 000)", sbh_report),
+    "blocks": ("Small MNIST networks from detector blocks (seed 003)", blocks_report),
+}
 
 
 def md_table(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = True) -> str:
@@ -62,11 +67,11 @@ def render_all(collection: Collection, out: Path) -> list[Path]:
     env = environment()
     written = []
     studies = []
-    for name, title in STUDIES.items():
+    for name, (title, builder) in STUDIES.items():
         df = collection.study(name)
         entry = {"name": name, "title": title, "records": len(df), "document": f"{name}.md" if len(df) else None}
         if len(df):
-            context = sbh_report.build(df, out / FIGURES, FIGURES)
+            context = builder.build(df, out / FIGURES, FIGURES, records=collection.records, results_dirs=collection.sources)
             text = env.get_template(f"{name}.md.j2").render(title=title, header=header(df), notes=collection.notes, **context)
             written.append(_write(out / f"{name}.md", text))
             entry["passed"] = int((df["status"] == "passed").sum())

@@ -143,7 +143,7 @@ def expected_cases(df: pd.DataFrame) -> list[str]:
     return [case.id for digits in sorted(combos) for case in sbh.grid(digits)]
 
 
-def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict:
+def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, **_) -> dict:
     """Everything the ``sbh`` template needs; figures are written under ``figures_dir``."""
     df = cases_frame(df_all)
     ran = set(df["case_id"]) if not df.empty else set()

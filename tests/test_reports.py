@@ -62,6 +62,8 @@ def test_tables_match_the_records(grid_records, tmp_path):
     assert "shared backbone is **2.0x faster**" in text
     assert "resnet50 takes 4.0x the time of resnet18" in text
     assert "Every expected case ran and passed" in text
+    index = (tmp_path / "out" / "index.md").read_text()
+    assert "[sbh.md](sbh.md)" in index and "not run: no records (`pytest benchmarks -m blocks`)" in index
     csv = (tmp_path / "out" / "figures" / "d012_acc_all_heads.csv").read_text()
     assert "arch3 (3),0.995,0.995,0.995" in csv
 
@@ -132,3 +134,53 @@ def test_rendering_twice_gives_identical_files(grid_records, tmp_path):
     render(grid_records, tmp_path / "b")
     for path in (tmp_path / "a").rglob("*.*"):
         assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes(), path.name
+
+
+@pytest.fixture
+def blocks_records(tmp_path):
+    import numpy as np
+
+    from studies import blocks
+
+    accs = {"vgg": 0.991, "bottleneck": 0.987, "csp": 0.986, "sppf": 0.96, "transformer": 0.9, blocks.REFERENCE: 0.98}
+    records = []
+    for case in blocks.cases():
+        record = ResultRecord(
+            study="blocks", case_id=case.id, params=case.params(), profile="smoke", seed=0, device="cpu", status="passed",
+            metrics={"train_acc": accs[case.id] + 0.001, "train_loss": 0.1, "test_acc": accs[case.id], "test_loss": 0.2,
+                     "train_s": 5.0, "s_per_epoch": 5.0, "inference_s": 1.0, "inference_images_per_s": 10000.0},
+            model={"params": 1000, "flops_per_image": 1e6, "peak_memory_bytes": (50 if case.id == "transformer" else 10) * 2**20,
+                   "peak_memory_method": "test", "conv_depth": 4},
+            budget={"epochs": 1, "batch_size": 100, "lr": 1e-3, "train_images": 100}, environment={"cpu": "Test CPU"},
+            started_at="2026-01-01T00:00:00+00:00",
+        )
+        record.finished_at = "2026-01-01T00:00:00+00:00"
+        records.append(record)
+    heat = ResultRecord(study="blocks", case_id=blocks.HEATMAP_ID, params={"networks": ["vgg", blocks.REFERENCE], "baseline": "black", "n_steps": 8, "digits": "first"},
+                        profile="smoke", seed=0, device="cpu", status="passed", metrics={"ig_relative_delta_vgg": 0.001, f"ig_relative_delta_{blocks.REFERENCE}": 0.002},
+                        artifacts={"attributions": "heatmaps-seed0.npz"}, started_at="2026-01-01T00:00:00+00:00")
+    heat.finished_at = "2026-01-01T00:00:00+00:00"
+    records.append(heat)
+    write_records(tmp_path / "results", records)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "results" / "blocks" / "heatmaps-seed0.npz", images=rng.integers(0, 255, (10, 32, 32)).astype(np.uint8), labels=np.arange(10),
+             **{f"attr_{n}": rng.normal(size=(10, 32, 32)) for n in ("vgg", blocks.REFERENCE)}, **{f"pred_{n}": np.arange(10) for n in ("vgg", blocks.REFERENCE)})
+    return tmp_path / "results"
+
+
+def test_blocks_document(blocks_records, tmp_path):
+    assert render(blocks_records, tmp_path / "out") == 0
+    text = (tmp_path / "out" / "blocks.md").read_text()
+    assert re.search(r"\| vgg\s+\|\s+0\.9920 \|\s+0\.9930 \|", text), "ours beside the seed's acc"
+    assert "**vgg** has the best test accuracy (0.9910), **transformer** the lowest (0.9000)" in text
+    assert "**transformer** needs the most training memory (50.0 MiB" in text
+    assert "The seed found **vgg** best; here it is the best as well." in text
+    assert "![integrated gradients](figures/blocks_heatmaps.png)" in text
+    png = (tmp_path / "out" / "figures" / "blocks_heatmaps.png").read_bytes()
+    assert png[:8] == PNG_SIGNATURE and len(png) > 10000
+
+
+def test_blocks_without_heatmap_record_says_not_run(blocks_records, tmp_path):
+    (blocks_records / "blocks" / "heatmaps.json").unlink()
+    render(blocks_records, tmp_path / "out")
+    assert "Not run: no heatmap record" in (tmp_path / "out" / "blocks.md").read_text()

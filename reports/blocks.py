@@ -1,0 +1,116 @@
+"""Tables, figures and computed statements for the ``blocks`` document (seed 003's layout)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import models
+from reports.figures import grouped_bars, heatmap_grid
+from studies import blocks
+
+FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
+
+
+def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    df = frame[frame["case_id"] != blocks.HEATMAP_ID].rename(columns=lambda c: c.removeprefix("metrics.")).copy()
+    df["network"] = df["params.network"]
+    df["doc"] = df["network"].map(models.describe)
+    df["acc"], df["loss"] = df.get("train_acc"), df.get("train_loss")
+    df["measured"] = df["status"].isin(["passed", "failed"])
+    order = {name: i for i, name in enumerate([*models.list_models(family="blocks"), blocks.REFERENCE])}
+    return df.sort_values("network", key=lambda s: s.map(order)).set_index("network", drop=False)
+
+
+def summary_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Seed 003's four columns per block, ours beside the seed's."""
+    rows = []
+    for network in models.list_models(family="blocks"):
+        seed = blocks.SEED_RESULTS[network]
+        ours = df.loc[network] if network in df.index and df.loc[network, "measured"] else None
+        row = {"block": network}
+        for column in FOUR_COLUMNS:
+            row[column] = ours[column] if ours is not None else np.nan
+            row[f"seed {column}"] = seed[column]
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("block")
+
+
+def resource_table(df: pd.DataFrame) -> pd.DataFrame:
+    measured = df[df["measured"]]
+    table = pd.DataFrame(
+        {
+            "params": measured["model.params"].astype(int),
+            "MFLOPs / image": measured["model.flops_per_image"] / 1e6,
+            "peak train memory (MiB)": measured["model.peak_memory_bytes"] / 2**20,
+            "batch": measured["budget.batch_size"].astype(int),
+            "train s": measured["train_s"],
+            "s / epoch": measured["s_per_epoch"],
+            "inference s (10k test)": measured["inference_s"],
+            "images / s": measured["inference_images_per_s"],
+            "conv depth": measured["model.conv_depth"].astype(int),
+        }
+    )
+    table.index.name = "network"
+    return table
+
+
+def conclusions(df: pd.DataFrame) -> list[str]:
+    measured = df[df["measured"] & (df["network"] != blocks.REFERENCE)]
+    if measured.empty:
+        return []
+    best, worst = measured["test_acc"].idxmax(), measured["test_acc"].idxmin()
+    memory, slowest = measured["model.peak_memory_bytes"].idxmax(), measured["train_s"].idxmax()
+    lines = [
+        f"Accuracy: **{best}** has the best test accuracy ({measured.loc[best, 'test_acc']:.4f}), "
+        f"**{worst}** the lowest ({measured.loc[worst, 'test_acc']:.4f}).",
+        f"Resources: **{memory}** needs the most training memory "
+        f"({measured.loc[memory, 'model.peak_memory_bytes'] / 2**20:.1f} MiB at batch {int(measured.loc[memory, 'budget.batch_size'])}); "
+        f"**{slowest}** takes the longest to train ({measured.loc[slowest, 'train_s']:.1f} s).",
+    ]
+    seed_best = max(blocks.SEED_RESULTS, key=lambda n: blocks.SEED_RESULTS[n]["test_acc"])
+    lines.append(
+        f"The seed found **{seed_best}** best; here it is "
+        + ("the best as well." if seed_best == best else f"{measured.loc[seed_best, 'test_acc']:.4f} against {best}'s {measured.loc[best, 'test_acc']:.4f}." if seed_best in measured.index else "not measured.")
+    )
+    return lines
+
+
+def heatmaps(frame: pd.DataFrame, records: dict, results_dirs: list[Path], figures_dir: Path) -> dict | None:
+    rows = frame[frame["case_id"] == blocks.HEATMAP_ID]
+    for _, row in rows.iterrows():
+        record = records[(row["study"], row["case_id"], row["seed"])]
+        name = record.artifacts.get("attributions")
+        for directory in results_dirs:
+            path = next((p for p in Path(directory).rglob(name or "-") if p.is_file()), None) if name else None
+            if path is not None:
+                arrays = dict(np.load(path))
+                networks = record.params["networks"]
+                png = heatmap_grid(arrays, networks, figures_dir / "blocks_heatmaps.png")
+                return {"png": png.name, "networks": networks, "params": record.params, "metrics": record.metrics, "status": record.status}
+    return None
+
+
+def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records: dict, results_dirs: list[Path]) -> dict:
+    df = cases_frame(df_all)
+    measured = df[df["measured"]]
+    accuracy = measured[["acc", "test_acc"]].rename(columns={"acc": "train acc", "test_acc": "test acc"})
+    accuracy.index.name, accuracy.columns.name = "network", "split"
+    flagged = pd.DataFrame({c: measured["status"] == "failed" for c in accuracy.columns})
+    bars = grouped_bars(accuracy, figures_dir / "blocks_accuracy.png", title="accuracy per network", ylabel="accuracy", zoom=True, flagged=flagged)
+    expected = [c.id for c in blocks.cases()]
+    return {
+        "df": df,
+        "summary": summary_table(df),
+        "resources": resource_table(df),
+        "conclusions": conclusions(df),
+        "accuracy_png": f"{link_prefix}/{bars.name}",
+        "accuracy_csv": f"{link_prefix}/{bars.with_suffix('.csv').name}",
+        "heatmaps": heatmaps(df_all, records, results_dirs, figures_dir),
+        "missing": [c for c in expected if c not in set(df["case_id"])],
+        "problems": df[df["status"] != "passed"],
+        "link_prefix": link_prefix,
+        "memory_method": next(iter(df.get("model.peak_memory_method", pd.Series(dtype=object)).dropna()), "not measured"),
+        "profiles": blocks.PROFILES,
+    }

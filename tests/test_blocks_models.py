@@ -1,0 +1,72 @@
+import pytest
+import torch
+
+import models
+from harness.memory import training_step_peak
+from models.blocks import C3, SPPF, Bottleneck, TransformerBlock, VGGBlock
+from studies import blocks
+
+
+class _ConvDepth(torch.overrides.TorchFunctionMode):
+    """Tags every tensor with the number of convolutions on the deepest chain that produced it."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        inputs = [t for t in _tensors((args, list(kwargs.values())))]
+        depth = max((getattr(t, "_conv_depth", 0) for t in inputs), default=0) + (func is torch.conv2d)
+        for t in _tensors(out):
+            t._conv_depth = depth
+        return out
+
+
+def _tensors(obj):
+    if torch.is_tensor(obj):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _tensors(item)
+
+
+def convs_on_longest_path(model: torch.nn.Module, x: torch.Tensor) -> int:
+    with torch.no_grad(), _ConvDepth():
+        return model(x)._conv_depth
+
+
+@pytest.mark.parametrize("name", [*models.list_models(family="blocks"), blocks.REFERENCE])
+def test_network_shape_and_conv_depth(name):
+    model = models.create(name).eval()
+    x = torch.randn(2, 1, 32, 32)
+    assert model(x).shape == (2, 10)
+    assert convs_on_longest_path(model, x) == model.conv_depth <= 5
+
+
+def test_every_block_has_the_seed_batch_size():
+    assert set(blocks.SEED_BATCH) == {*models.list_models(family="blocks"), blocks.REFERENCE}
+    assert set(blocks.SEED_RESULTS) == set(models.list_models(family="blocks"))
+
+
+def test_bottleneck_adds_only_when_widths_match():
+    assert Bottleneck(16, 16).add and not Bottleneck(16, 32).add
+
+
+def test_blocks_keep_or_set_the_shape():
+    x = torch.randn(2, 16, 8, 8)
+    assert VGGBlock(16, 32)(x).shape == (2, 32, 4, 4)
+    assert C3(16, 32)(x).shape == (2, 32, 8, 8)
+    assert SPPF(16, 24)(x).shape == (2, 24, 8, 8)
+    assert TransformerBlock(16, 4, 2, tokens=64)(x).shape == (2, 16, 8, 8)
+
+
+def test_transformer_position_embedding_is_learned():
+    block = TransformerBlock(16, 4, 1, tokens=64)
+    assert block.position.requires_grad and block.position.shape == (1, 64, 16)
+
+
+def test_cpu_peak_memory_grows_with_batch_and_leaves_weights_alone():
+    model = models.create("csp")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    small = training_step_peak(model, torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,)), blocks.BlocksTask)
+    large = training_step_peak(model, torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,)), blocks.BlocksTask)
+    assert large["peak_memory_bytes"] > small["peak_memory_bytes"] > 4 * 4 * sum(p.numel() for p in model.parameters())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
