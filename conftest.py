@@ -25,6 +25,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--results-dir", default="results", help="where result records are written (default: results)")
     group.addoption("--digits", action="append", default=[], metavar="A,B,C", help="extra sbh digit combination, e.g. 2,5,7 (repeatable)")
     group.addoption("--seed", type=int, default=0, help="seed for initialisation, batch order and subsets (default 0)")
+    group.addoption("--skip-done", action="store_true", help="skip cases whose passed/failed record for this profile and seed exists (resume a run)")
     group.addoption("--deterministic", action="store_true", help="deterministic kernels on CUDA (slower); CPU runs are deterministic anyway")
 
 
@@ -47,6 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
         results_dir=Path(opt.results_dir),
         seed=opt.seed,
         deterministic=opt.deterministic,
+        skip_done=opt.skip_done,
     )
 
 

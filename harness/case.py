@@ -18,7 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from harness.context import RunContext
 from harness.errors import BenchError, DataUnavailable, Diverged
-from harness.records import ResultRecord
+from harness.records import RecordError, ResultRecord, read_record
 from harness.runtime import git_commit, machine_info
 from harness.timing import Timing
 from harness.train import Budget, EpochLog
@@ -42,6 +42,20 @@ def recorded(record: ResultRecord, results_dir: Path):
     except Exception as exc:  # noqa: BLE001  (recorded, then reported by check_passed)
         record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
     record.write(results_dir)
+
+
+def skip_if_done(ctx: RunContext, study: str, case_id: str) -> None:
+    """With ``--skip-done``, skip a case whose complete record (passed or failed) for this
+    profile and seed is already in the results directory, so an interrupted run resumes."""
+    if not ctx.skip_done:
+        return
+    path = ctx.results_dir / study / f"{case_id}.json"
+    try:
+        done = read_record(path)
+    except RecordError:
+        return
+    if done.status in ("passed", "failed") and done.profile == ctx.profile and done.seed == ctx.seed:
+        pytest.skip(f"--skip-done: {path} holds a {done.status} record from {done.finished_at}")
 
 
 def judge(record: ResultRecord) -> None:

@@ -30,6 +30,7 @@ class RunContext:
     results_dir: Path
     seed: int = 0
     deterministic: bool = False
+    skip_done: bool = False
     _cache: dict = field(default_factory=dict, repr=False)
 
     def cached(self, key, make):

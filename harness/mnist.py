@@ -62,13 +62,20 @@ def _md5(path: Path) -> str:
 
 
 def verify_mnist(root: Path) -> None:
-    """Check every raw file's header, size and md5; raise a one-line DataError on the first bad one."""
-    for name, (md5, ndim) in MNIST_FILES.items():
+    """Check every raw file's header and size, the image/label counts, then the md5s.
+
+    Raises a one-line DataError naming the first bad file and the fix.
+    """
+    fix = "delete {} and rerun to re-create it".format
+    counts = {name: len(read_idx(raw_dir(root) / name, ndim=ndim, fix=fix(raw_dir(root) / name))) for name, (_, ndim) in MNIST_FILES.items()}
+    for split in ("train", "t10k"):
+        images, labels = raw_dir(root) / f"{split}-images-idx3-ubyte", raw_dir(root) / f"{split}-labels-idx1-ubyte"
+        if counts[images.name] != counts[labels.name]:
+            raise DataError(f"{images} has {counts[images.name]} images but {labels} has {counts[labels.name]} labels; {fix('both')}")
+    for name, (md5, _) in MNIST_FILES.items():
         path = raw_dir(root) / name
-        fix = f"delete {path} and rerun to re-create it"
-        read_idx(path, ndim=ndim, fix=fix)
         if _md5(path) != md5:
-            raise DataError(f"{path} is corrupt (md5 differs from the original MNIST file); {fix}")
+            raise DataError(f"{path} is corrupt (md5 differs from the original MNIST file); {fix(path)}")
 
 
 def ensure_mnist(root: Path) -> Path:

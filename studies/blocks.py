@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import models
-from harness.case import fill_training, judge, model_stats, new_record, recorded
+from harness.case import fill_training, judge, model_stats, new_record, recorded, skip_if_done
 from harness.context import RunContext
 from harness.errors import BenchError
 from harness.fileio import atomic_write_bytes
@@ -98,6 +98,7 @@ def weights_path(ctx: RunContext, network: str):
 
 
 def run_case(case: BlocksCase, ctx: RunContext, benchmark=None, *, profile: Profile | None = None) -> ResultRecord:
+    skip_if_done(ctx, STUDY, case.id)
     profile = profile or PROFILES[ctx.profile]
     budget = Budget(epochs=profile.epochs, batch_size=SEED_BATCH[case.network], lr=LR)
     record = new_record(STUDY, case.id, case.params(), ctx, thresholds=profile.thresholds.get(case.network, {}), budget=budget)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import models
-from harness.case import fill_training, judge, model_stats, new_record, recorded
+from harness.case import fill_training, judge, model_stats, new_record, recorded, skip_if_done
 from harness.context import RunContext
 from harness.mnist import ensure_mnist, load_mnist
 from harness.records import ResultRecord
@@ -194,6 +194,7 @@ def task_data(case: SbhCase, ctx: RunContext, profile: Profile) -> tuple[DeviceD
 
 def run_case(case: SbhCase, ctx: RunContext, benchmark=None, *, profile: Profile | None = None) -> ResultRecord:
     """Build, train, measure and record one case; the record is on disk whatever happens."""
+    skip_if_done(ctx, STUDY, case.id)
     profile = profile or PROFILES[ctx.profile]
     budget = replace(profile.budget, lr=case.lr or profile.budget.lr)
     record = new_record(STUDY, case.id, case.params(), ctx, thresholds=profile.thresholds, budget=budget)

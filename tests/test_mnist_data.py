@@ -156,3 +156,10 @@ def _prepare_in_child(root, wheel):
     mnist.verify_mnist = lambda r: None
     mnist.ensure_mnist(root)
 
+
+
+def test_image_and_label_counts_must_agree(tmp_path):
+    raw = write_fake_raw(tmp_path)
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(encode_idx(np.zeros(2, np.uint8)))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte has 3 images but .*t10k-labels-idx1-ubyte has 2 labels; delete both"):
+        mnist.verify_mnist(tmp_path)

@@ -89,3 +89,20 @@ def test_failed_threshold_still_leaves_a_record(tmp_path):
     with recorded(record, tmp_path):
         judge(record)
     assert read_record(record.path_in(tmp_path)).status == "failed"
+
+
+def test_skip_done_skips_only_complete_records_of_this_profile_and_seed(tmp_path):
+    from harness.case import skip_if_done
+    from harness.context import RunContext
+
+    ctx = RunContext(profile="smoke", device=torch.device("cpu"), data_root=tmp_path, results_dir=tmp_path, skip_done=True)
+    skip_if_done(ctx, "sbh", "d012-arch2-resnet18")  # no record: runs
+    make_record(status="error", error="x").write(tmp_path)
+    skip_if_done(ctx, "sbh", "d012-arch2-resnet18")  # errored: runs again
+    make_record(status="passed", profile="full").write(tmp_path)
+    skip_if_done(ctx, "sbh", "d012-arch2-resnet18")  # other profile: runs
+    make_record(status="failed").write(tmp_path)
+    with pytest.raises(pytest.skip.Exception, match="--skip-done: .* holds a failed record"):
+        skip_if_done(ctx, "sbh", "d012-arch2-resnet18")
+    ctx.skip_done = False
+    skip_if_done(ctx, "sbh", "d012-arch2-resnet18")
