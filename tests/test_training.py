@@ -10,7 +10,7 @@ from harness.train import Budget, DeviceData, evaluate, fit, prepare_model, trai
 from studies import sbh
 
 SMOKE = sbh.PROFILES["smoke"]
-THRESHOLD = SMOKE.thresholds["acc_all_heads"]
+THRESHOLD = SMOKE.thresholds["resnet18"]["acc_all_heads"]
 CASE = sbh.SbhCase(sbh.SEED001_DIGITS, "arch2", "resnet18")
 
 pytestmark = pytest.mark.slow
