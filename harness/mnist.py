@@ -157,3 +157,12 @@ def load_mnist(root: Path, *, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
 
     ds = torchvision.datasets.MNIST(str(root), train=train, download=False)
     return ds.data, ds.targets
+
+
+def mnist_splits(ctx) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """(train, test) MNIST tensors, prepared and decoded once per pytest session (``RunContext`` cache)."""
+    root = ctx.cached("mnist-root", lambda: ensure_mnist(ctx.data_root))
+    return (
+        ctx.cached("mnist-train", lambda: load_mnist(root, train=True)),
+        ctx.cached("mnist-test", lambda: load_mnist(root, train=False)),
+    )

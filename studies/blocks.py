@@ -19,7 +19,7 @@ from harness.context import RunContext
 from harness.errors import BenchError
 from harness.fileio import atomic_write_bytes
 from harness.memory import training_step_peak
-from harness.mnist import ensure_mnist, load_mnist
+from harness.mnist import mnist_splits
 from harness.records import RecordError, ResultRecord, read_record
 from harness.runtime import seed_everything
 from harness.timing import inference_fn, time_inference
@@ -84,9 +84,7 @@ class BlocksTask:
 
 
 def data(ctx: RunContext, profile: Profile) -> tuple[DeviceData, DeviceData]:
-    root = ctx.cached("mnist-root", lambda: ensure_mnist(ctx.data_root))
-    train_x, train_y = ctx.cached("mnist-train", lambda: load_mnist(root, train=True))
-    test_x, test_y = ctx.cached("mnist-test", lambda: load_mnist(root, train=False))
+    (train_x, train_y), (test_x, test_y) = mnist_splits(ctx)
     if profile.train_images is not None and profile.train_images < len(train_y):
         keep = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(ctx.seed))[: profile.train_images]
         train_x, train_y = train_x[keep], train_y[keep]

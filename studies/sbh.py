@@ -14,7 +14,7 @@ import torch.nn.functional as F
 import models
 from harness.case import fill_training, judge, model_stats, new_record, recorded, skip_if_done
 from harness.context import RunContext
-from harness.mnist import ensure_mnist, load_mnist
+from harness.mnist import mnist_splits
 from harness.records import ResultRecord
 from harness.runtime import seed_everything
 from harness.timing import inference_fn, time_inference
@@ -190,9 +190,9 @@ def metrics(outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> dict[str,
 
 def task_data(case: SbhCase, ctx: RunContext, profile: Profile) -> tuple[DeviceData, DeviceData]:
     """Train and test images of the case's digits on the device; the train set capped and balanced."""
-    root = ctx.cached("mnist-root", lambda: ensure_mnist(ctx.data_root))
-    train_x, train_y = select_digits(*ctx.cached("mnist-train", lambda: load_mnist(root, train=True)), case.digits)
-    test_x, test_y = select_digits(*ctx.cached("mnist-test", lambda: load_mnist(root, train=False)), case.digits)
+    train, test = mnist_splits(ctx)
+    train_x, train_y = select_digits(*train, case.digits)
+    test_x, test_y = select_digits(*test, case.digits)
     size = case.train_size or profile.train_images
     if size is not None and size < len(train_y):
         keep = balanced_subset(train_y, size, seed=ctx.seed)
