@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import models
+from harness.case import check_passed
 from harness.errors import Diverged
 from harness.train import Budget, DeviceData, evaluate, fit, prepare_model, train_one_epoch
 from studies import sbh
@@ -86,3 +87,14 @@ class _DictOut(torch.nn.Module):
 def test_budget_is_frozen():
     with pytest.raises(Exception):
         Budget(1, 2, 3.0).epochs = 5  # type: ignore[misc]
+
+
+def test_huge_learning_rate_is_recorded_as_diverged(run_context, mnist_root, tmp_path):
+    ctx = replace(run_context, device=torch.device("cpu"), results_dir=tmp_path, _cache=run_context._cache)
+    case = sbh.SbhCase(sbh.SEED001_DIGITS, "arch2", "resnet18", lr=1e20)
+    record = sbh.run_case(case, ctx, profile=replace(SMOKE, train_images=128, timing_rounds=1))
+    assert record.status == "diverged"
+    assert record.error.startswith("loss became nan in epoch 1 at or before step")
+    with pytest.raises(pytest.fail.Exception, match=r"d012-lr1e20-arch2-resnet18 \[diverged\] loss became nan in epoch 1"):
+        check_passed(record)
+    assert (tmp_path / "sbh" / f"{case.id}.json").is_file()

@@ -1,0 +1,43 @@
+"""A run stopped mid-case keeps the records already written and leaves no partial file."""
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.records import read_record
+
+pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parent.parent
+
+CASES = textwrap.dedent(
+    """
+    import os, signal, time
+    import pytest
+    from harness.case import recorded, judge
+    from harness.records import ResultRecord
+
+    @pytest.mark.parametrize("n", [1, 2, 3])
+    def test_case(n, tmp_path_factory):
+        results = os.environ["RESULTS"]
+        record = ResultRecord(study="demo", case_id=f"case{n}", params={}, profile="smoke", seed=0, device="cpu")
+        with recorded(record, results):
+            if n == 2:
+                os.kill(os.getpid(), signal.{sig})  # the user presses Ctrl-C / the job is killed mid-case
+                time.sleep(5)
+            judge(record)
+    """
+)
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupted_run_keeps_finished_records(pytester, monkeypatch, tmp_path, sig):
+    pytester.makepyfile(test_demo=CASES.replace("{sig}", sig))
+    monkeypatch.setenv("RESULTS", str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:benchmark", "-q")
+    assert result.ret != 0
+    written = sorted(p.name for p in (tmp_path / "demo").iterdir())
+    assert written == ["case1.json"], "the finished case's record stays; nothing partial or temporary is left"
+    assert read_record(tmp_path / "demo" / "case1.json").status == "passed"
+
