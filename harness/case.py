@@ -37,11 +37,18 @@ def recorded(record: ResultRecord, results_dir: Path):
     except torch.OutOfMemoryError:
         batch = record.budget.get("batch_size")
         record.status, record.error = "oom", f"out of memory on {record.device} at batch size {batch}"
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()  # hand the cached blocks back so the next case starts clean
     except BenchError as exc:
         record.status, record.error = "error", str(exc)
     except Exception as exc:  # noqa: BLE001  (recorded, then reported by check_passed)
-        record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
+        record.status, record.error = "error", _one_line(f"{type(exc).__name__}: {exc}")
     record.write(results_dir)
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def skip_if_done(ctx: RunContext, study: str, case_id: str) -> None:
