@@ -39,6 +39,18 @@ class Task(Protocol):
         ...
 
 
+class ClassificationTask:
+    """Plain single-head classification: cross-entropy on the logits, top-1 correct."""
+
+    @staticmethod
+    def loss(outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(outputs["logits"].float(), labels)
+
+    @staticmethod
+    def correct(outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        return (outputs["logits"].argmax(dim=1) == labels).sum()
+
+
 @dataclass(frozen=True)
 class Budget:
     epochs: int

@@ -23,7 +23,7 @@ from harness.mnist import mnist_splits
 from harness.records import RecordError, ResultRecord, read_record
 from harness.runtime import seed_everything
 from harness.timing import inference_fn, time_inference
-from harness.train import Budget, DeviceData, fit, prepare_model
+from harness.train import Budget, ClassificationTask, DeviceData, fit, prepare_model
 
 STUDY = "blocks"
 PAD = 2  # 28 + 2 * 2 = 32, the seed's input size
@@ -73,16 +73,6 @@ def cases() -> list[BlocksCase]:
     return [BlocksCase(name) for name in models.list_models(family="blocks")] + [BlocksCase(REFERENCE)]
 
 
-class BlocksTask:
-    @staticmethod
-    def loss(outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(outputs["logits"].float(), labels)
-
-    @staticmethod
-    def correct(outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
-        return (outputs["logits"].argmax(dim=1) == labels).sum()
-
-
 def data(ctx: RunContext, profile: Profile) -> tuple[DeviceData, DeviceData]:
     (train_x, train_y), (test_x, test_y) = mnist_splits(ctx)
     if profile.train_images is not None and profile.train_images < len(train_y):
@@ -105,11 +95,11 @@ def run_case(case: BlocksCase, ctx: RunContext, benchmark=None, *, profile: Prof
         generator = seed_everything(ctx.seed)
         model = prepare_model(models.create(case.network), ctx.device)
         example, example_y = train.batch(torch.arange(budget.batch_size, device=ctx.device), ctx.device)
-        record.model = {**model_stats(model, example), **training_step_peak(model, example, example_y, BlocksTask), "conv_depth": model.conv_depth}
-        history, logits = fit(model, train, test, BlocksTask, budget, device=ctx.device, generator=generator, name=case.id)
+        record.model = {**model_stats(model, example), **training_step_peak(model, example, example_y, ClassificationTask), "conv_depth": model.conv_depth}
+        history, logits = fit(model, train, test, ClassificationTask, budget, device=ctx.device, generator=generator, name=case.id)
         record.metrics.update(
-            test_acc=BlocksTask.correct(logits, test.labels).item() / len(test),
-            test_loss=BlocksTask.loss(logits, test.labels).item(),
+            test_acc=ClassificationTask.correct(logits, test.labels).item() / len(test),
+            test_loss=ClassificationTask.loss(logits, test.labels).item(),
         )
         run_inference = inference_fn(model, test, batch_size=budget.eval_batch_size, device=ctx.device)
         timing = time_inference(benchmark, run_inference, rounds=profile.timing_rounds, warmup_rounds=profile.warmup_rounds)

@@ -3,6 +3,7 @@ import torch
 
 import models
 from harness.memory import training_step_peak
+from harness.train import ClassificationTask
 from models.blocks import C3, SPPF, Bottleneck, TransformerBlock, VGGBlock
 from studies import blocks
 
@@ -66,7 +67,7 @@ def test_transformer_position_embedding_is_learned():
 def test_cpu_peak_memory_grows_with_batch_and_leaves_weights_alone():
     model = models.create("csp")
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    small = training_step_peak(model, torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,)), blocks.BlocksTask)
-    large = training_step_peak(model, torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,)), blocks.BlocksTask)
+    small = training_step_peak(model, torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,)), ClassificationTask)
+    large = training_step_peak(model, torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,)), ClassificationTask)
     assert large["peak_memory_bytes"] > small["peak_memory_bytes"] > 4 * 4 * sum(p.numel() for p in model.parameters())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
