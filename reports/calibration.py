@@ -19,6 +19,7 @@ def spread(paths: list[Path], study: str, metric: str):
     column = f"metrics.{metric}"
     if df.empty or column not in df:
         raise SystemExit(f"error: no {study} records with metrics.{metric} in {', '.join(map(str, paths))}")
+    df = df[df[column].notna()]
     table = df.groupby("case_id")[column].agg(["count", "min", "mean", "max"]).rename(columns={"count": "seeds"})
     table.loc["(all cases)"] = [len(df), df[column].min(), df[column].mean(), df[column].max()]
     return table

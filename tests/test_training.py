@@ -8,7 +8,7 @@ import models
 from harness.case import check_passed
 from harness.errors import Diverged
 from harness.train import Budget, DeviceData, evaluate, fit, prepare_model, train_one_epoch
-from studies import sbh
+from studies import blocks, sbh
 
 SMOKE = sbh.PROFILES["smoke"]
 THRESHOLD = SMOKE.thresholds["resnet18"]["acc_all_heads"]
@@ -98,3 +98,13 @@ def test_huge_learning_rate_is_recorded_as_diverged(run_context, mnist_root, tmp
     with pytest.raises(pytest.fail.Exception, match=r"d012-lr1e20-arch2-resnet18 \[diverged\] loss became nan in epoch 1"):
         check_passed(record)
     assert (tmp_path / "sbh" / f"{case.id}.json").is_file()
+
+
+@pytest.mark.parametrize("network", [case.network for case in blocks.cases()])
+def test_untrained_block_network_fails_its_threshold(network, run_context, mnist_root):
+    profile = blocks.PROFILES["smoke"]
+    _, test = blocks.data(run_context, profile)
+    torch.manual_seed(0)
+    model = prepare_model(models.create(network), run_context.device)
+    logits = evaluate(model, test, batch_size=1024, device=run_context.device)
+    assert (logits["logits"].argmax(1) == test.labels).float().mean().item() < profile.thresholds[network]["test_acc"]
