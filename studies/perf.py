@@ -62,7 +62,7 @@ TARGETS = {
     "arch2-resnet18": {"harness_over_minimal": 0.95},
 }
 PROFILES = {
-    "smoke": Profile(steps={"lenet5-new": 150, "arch2-resnet18": 12}, warmup_steps=3, repeats=2, thresholds=TARGETS),
+    "smoke": Profile(steps={"lenet5-new": 400, "arch2-resnet18": 30}, warmup_steps=3, repeats=3, thresholds=TARGETS),
     "full": Profile(steps={"lenet5-new": 400, "arch2-resnet18": 200}, warmup_steps=20, repeats=3, thresholds=TARGETS),
 }
 
