@@ -52,7 +52,7 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     for column in METRIC_COLUMNS:
         if column not in df:
             df[column] = float("nan")
-    df["params"] = df.get("model.params")
+    df["params"] = df.get("model.params", pd.Series(index=df.index, dtype=float)).astype("Int64")
     df["gflops"] = df.get("model.flops_per_image", pd.Series(float("nan"), index=df.index)) / 1e9
     df["structure"] = df["params.structure"]
     df["backbone"] = df["params.backbone"]
