@@ -60,7 +60,8 @@ def grouped_bars(
         pad = max((high - low) * 0.25, 0.002)
         ax.set_ylim(max(low - pad, 0.0), min(high + pad, 1.0) if high <= 1 else high + pad)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(title=table.columns.name, fontsize="small")
+    # Outside the axes, so that it never hides a bar.
+    ax.legend(title=table.columns.name, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path, table)
 
 
