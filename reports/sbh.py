@@ -59,26 +59,28 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     df["digits"] = df["params.digits"].map(lambda d: ",".join(map(str, d)))
     df["experiment"] = df["params.experiment"]
     df["measured"] = df["status"].isin(["passed", "failed"])
-    order = {name: i for i, name in enumerate(models.list_models(family="sbh"))}
-    border = {name: i for i, name in enumerate(models.list_models(family="backbone"))}
-    return df.sort_values(["digits", "structure", "backbone"], key=lambda s: s.map(order) if s.name == "structure" else s.map(border) if s.name == "backbone" else s)
+    # Registry order (structure (1) first, resnet18 first), not alphabetical.
+    rank = {name: i for i, name in enumerate(models.list_models())}
+    return df.sort_values(["digits", "structure", "backbone"], key=lambda column: column.map(rank) if column.name != "digits" else column)
 
 
-def pivot(df: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Structure x backbone, averaged over seeds; every registered name present, gaps as NaN."""
-    measured = df[df["measured"]]
-    table = measured.pivot_table(index="structure", columns="backbone", values=column, aggfunc="mean")
+def _structure_by_backbone(df: pd.DataFrame, values: str, aggfunc: str) -> pd.DataFrame:
+    """Structure x backbone with every registered name present (gaps as NaN), rows labelled as in seed 001."""
+    table = df.pivot_table(index="structure", columns="backbone", values=values, aggfunc=aggfunc)
     table = table.reindex(index=models.list_models(family="sbh"), columns=models.list_models(family="backbone"))
     table.index = [label(s) for s in table.index]
     table.index.name, table.columns.name = "structure", "backbone"
     return table
 
 
+def pivot(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A metric averaged over seeds, for the cases that produced metrics."""
+    return _structure_by_backbone(df[df["measured"]], column, "mean")
+
+
 def failed_mask(df: pd.DataFrame) -> pd.DataFrame:
-    mask = df.assign(bad=df["status"] == "failed").pivot_table(index="structure", columns="backbone", values="bad", aggfunc="max")
-    mask = mask.reindex(index=models.list_models(family="sbh"), columns=models.list_models(family="backbone"))
-    mask.index = [label(s) for s in mask.index]
-    return mask
+    """True where a case missed its threshold (its bar is hatched)."""
+    return _structure_by_backbone(df.assign(bad=df["status"] == "failed"), "bad", "max")
 
 
 def summary(df: pd.DataFrame) -> list[str]:
