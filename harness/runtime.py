@@ -5,6 +5,7 @@ import os
 import platform
 import random
 import subprocess
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +35,15 @@ def synchronize(device: torch.device) -> None:
     """Wait for queued kernels, so a timer stopped after this measures the work itself."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def timed(device: torch.device, work):
+    """Run ``work()`` between two device synchronisations; return (its result, wall seconds)."""
+    synchronize(device)
+    start = time.perf_counter()
+    result = work()
+    synchronize(device)
+    return result, time.perf_counter() - start
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -9,14 +9,13 @@ or under xdist) the same rounds are timed here with ``perf_counter`` and the rec
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn as nn
 
-from harness.runtime import synchronize
+from harness.runtime import synchronize, timed
 from harness.train import DeviceData, evaluate
 
 
@@ -49,16 +48,12 @@ def inference_fn(model: nn.Module, data: DeviceData, *, batch_size: int, device:
     return run
 
 
-def time_inference(benchmark, fn: Callable[[], None], *, rounds: int, warmup_rounds: int) -> Timing:
+def time_inference(benchmark, fn: Callable[[], None], *, rounds: int, warmup_rounds: int, device: torch.device) -> Timing:
     """Time ``fn`` with the pytest-benchmark fixture (``benchmark`` may be None outside pytest)."""
     if benchmark is not None and not benchmark.disabled:
         benchmark.pedantic(fn, rounds=rounds, warmup_rounds=warmup_rounds, iterations=1)
         return Timing.from_samples(list(benchmark.stats.stats.data), "pytest-benchmark")
     for _ in range(warmup_rounds):
         fn()
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
+    samples = [timed(device, fn)[1] for _ in range(rounds)]
     return Timing.from_samples(samples, "perf_counter")

@@ -8,7 +8,6 @@ normalised on the device, so no DataLoader or per-sample Python transform sits i
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from harness.errors import Diverged
-from harness.runtime import synchronize
+from harness.runtime import timed
 
 log = logging.getLogger("backbone_bench")
 
@@ -175,13 +174,13 @@ def fit(
     logits: dict[str, torch.Tensor] = {}
     elapsed = 0.0
     for epoch in range(1, budget.epochs + 1):
-        synchronize(device)
-        start = time.perf_counter()
-        train_loss, train_acc = train_one_epoch(
-            model, optimizer, train, task, batch_size=budget.batch_size, generator=generator, device=device, epoch=epoch
+        (train_loss, train_acc), seconds = timed(
+            device,
+            lambda: train_one_epoch(
+                model, optimizer, train, task, batch_size=budget.batch_size, generator=generator, device=device, epoch=epoch
+            ),
         )
-        synchronize(device)
-        elapsed += time.perf_counter() - start
+        elapsed += seconds
         logits = evaluate(model, test, batch_size=budget.eval_batch_size, device=device)
         eval_acc = task.correct(logits, test.labels).item() / len(test)
         history.append(EpochLog(epoch, train_loss, train_acc, eval_acc, elapsed))

@@ -105,7 +105,7 @@ def run_case(case: BlocksCase, ctx: RunContext, benchmark=None, *, profile: Prof
             test_loss=ClassificationTask.loss(logits, test.labels).item(),
         )
         run_inference = inference_fn(model, test, batch_size=budget.eval_batch_size, device=ctx.device)
-        timing = time_inference(benchmark, run_inference, rounds=profile.timing_rounds, warmup_rounds=profile.warmup_rounds)
+        timing = time_inference(benchmark, run_inference, rounds=profile.timing_rounds, warmup_rounds=profile.warmup_rounds, device=ctx.device)
         fill_training(record, history, timing, train_images=len(train), test_images=len(test))
         path = weights_path(ctx, case.network)
         buffer = io.BytesIO()

@@ -11,7 +11,6 @@ against a measured matrix-multiply rate on the same device.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import torch
@@ -24,7 +23,7 @@ from harness.case import judge, model_stats, new_record, recorded, skip_if_done
 from harness.context import RunContext
 from harness.mnist import ensure_mnist, mnist_splits
 from harness.records import ResultRecord
-from harness.runtime import seed_everything, synchronize
+from harness.runtime import seed_everything, timed
 from harness.train import MNIST_MEAN, MNIST_STD, Budget, ClassificationTask, DeviceData, as_heads, prepare_model, train_one_epoch
 from studies import sbh
 
@@ -82,14 +81,6 @@ def _fresh(case: PerfCase, ctx: RunContext) -> tuple[nn.Module, torch.optim.Opti
     return model, torch.optim.Adam(model.parameters(), lr=1e-4, fused=ctx.device.type == "cuda" or None)
 
 
-def _timed(device: torch.device, work) -> float:
-    synchronize(device)
-    start = time.perf_counter()
-    work()
-    synchronize(device)
-    return time.perf_counter() - start
-
-
 def harness_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) -> float:
     x, y = _images(ctx, case)
     data = DeviceData.create(x, y, ctx.device, pad=case.pad)
@@ -101,7 +92,7 @@ def harness_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) ->
         train_one_epoch(model, optimizer, subset, _task(case), batch_size=BATCH, generator=generator, device=ctx.device, epoch=1)
 
     epoch(warmup)
-    return _timed(ctx.device, lambda: epoch(steps))
+    return timed(ctx.device, lambda: epoch(steps))[1]
 
 
 def minimal_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) -> float:
@@ -121,7 +112,7 @@ def minimal_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) ->
             optimizer.step()
 
     loop(warmup)
-    return _timed(ctx.device, lambda: loop(steps))
+    return timed(ctx.device, lambda: loop(steps))[1]
 
 
 def dataloader_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) -> float:
@@ -150,7 +141,7 @@ def dataloader_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int)
             optimizer.step()
 
     loop(warmup)  # worker start-up and the first batches are not timed
-    return _timed(ctx.device, lambda: loop(steps))
+    return timed(ctx.device, lambda: loop(steps))[1]
 
 
 def matmul_flops(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
@@ -158,7 +149,7 @@ def matmul_flops(device: torch.device, n: int = 2048, repeats: int = 5) -> float
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     a @ b
-    best = min(_timed(device, lambda: a @ b) for _ in range(repeats))
+    best = min(timed(device, lambda: a @ b)[1] for _ in range(repeats))
     return 2 * n**3 / best
 
 

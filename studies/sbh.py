@@ -214,7 +214,7 @@ def run_case(case: SbhCase, ctx: RunContext, benchmark=None, *, profile: Profile
         history, logits = fit(model, train, test, SbhTask, budget, device=ctx.device, generator=generator, name=case.id)
         record.metrics.update(metrics(logits, test.labels))
         run_inference = inference_fn(model, test, batch_size=budget.eval_batch_size, device=ctx.device)
-        timing = time_inference(benchmark, run_inference, rounds=profile.timing_rounds, warmup_rounds=profile.warmup_rounds)
+        timing = time_inference(benchmark, run_inference, rounds=profile.timing_rounds, warmup_rounds=profile.warmup_rounds, device=ctx.device)
         fill_training(record, history, timing, train_images=len(train), test_images=len(test))
         judge(record)
         if benchmark is not None:
