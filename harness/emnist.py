@@ -7,14 +7,13 @@ returns them upright.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import torch
 
 from harness.errors import DataError, DataUnavailable
 from harness.idx import read_idx
+from harness.mnist import try_quietly
 
 SPLIT = "balanced"
 NUM_CLASSES = 47
@@ -58,11 +57,7 @@ def require_emnist(root: Path) -> Path:
 def _torchvision_download(root: Path) -> None:
     import torchvision
 
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            torchvision.datasets.EMNIST(str(root), split=SPLIT, train=True, download=True)
-    except Exception:  # noqa: BLE001  (no internet: the caller reports what is missing)
-        pass
+    try_quietly(lambda: torchvision.datasets.EMNIST(str(root), split=SPLIT, train=True, download=True))
 
 
 def load_emnist(root: Path, *, train: bool) -> tuple[torch.Tensor, torch.Tensor, list[str]]:

