@@ -65,6 +65,24 @@ def grouped_bars(
     return _save(fig, path, table)
 
 
+def lines(table: pd.DataFrame, path: Path, *, title: str, xlabel: str, ylabel: str, logx: bool = False, xtick_labels=None) -> Path:
+    """Rows are x values (numeric), columns are series; a point per measured cell, NaN breaks a line."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    x = table.index.to_numpy(dtype=float)
+    for column in table.columns:
+        ax.plot(x, table[column].to_numpy(dtype=float), marker="o", label=str(column))
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xticks(x, xtick_labels or [f"{v:g}" for v in x])
+    ax.minorticks_off()
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(title=table.columns.name, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(fig, path, table)
+
+
 def _flags(flagged: pd.DataFrame | None, column, n: int) -> list[bool]:
     if flagged is None or column not in flagged:
         return [False] * n

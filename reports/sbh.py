@@ -7,7 +7,7 @@ import pandas as pd
 
 import models
 from models.sbh import STRUCTURES
-from reports.figures import grouped_bars
+from reports.figures import grouped_bars, lines
 from studies import sbh
 
 ACCURACY_METRICS = {
@@ -15,6 +15,13 @@ ACCURACY_METRICS = {
     "acc_all_heads": "accuracy, all heads right (seed experiment 2)",
 }
 METRIC_COLUMNS = ["acc_all_heads", "acc_mean_heads", "acc_head_abc", "acc_head_a", "acc_head_b", "test_loss", "train_s", "inference_s"]
+PRIMARY = "acc_all_heads"  # seed 000's charts compare one accuracy; ours is the stricter of the two
+# Seed 000's own best / worst structures per experiment, quoted beside ours for comparison.
+SEED000_SAID = {
+    "combos": ("(1), (3)", "(4)-2"),
+    "size": ("(1)", "(4)-2"),
+    "lr": ("(2) at high rates; overall unclear", "unclear"),
+}
 # Structures whose mean accuracy is within this many points of the best count as "as accurate"
 # when picking the accuracy/speed trade-off (seed 001 picked (3) on that basis).
 TRADEOFF_TOLERANCE = 0.005
@@ -58,10 +65,13 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     df["backbone"] = df["params.backbone"]
     df["digits"] = df["params.digits"].map(lambda d: ",".join(map(str, d)))
     df["experiment"] = df["params.experiment"]
+    df["train_size"] = df.get("params.train_size", pd.Series(float("nan"), index=df.index)).astype(float)
+    df["lr"] = df.get("params.lr", pd.Series(float("nan"), index=df.index)).astype(float)
     df["measured"] = df["status"].isin(["passed", "failed"])
     # Registry order (structure (1) first, resnet18 first), not alphabetical.
     rank = {name: i for i, name in enumerate(models.list_models())}
-    return df.sort_values(["digits", "structure", "backbone"], key=lambda column: column.map(rank) if column.name != "digits" else column)
+    order = ["digits", "train_size", "lr", "structure", "backbone"]
+    return df.sort_values(order, key=lambda column: column.map(rank) if column.name in ("structure", "backbone") else column)
 
 
 def _structure_by_backbone(df: pd.DataFrame, values: str, aggfunc: str) -> pd.DataFrame:
@@ -140,9 +150,158 @@ def _tradeoff(df: pd.DataFrame) -> str:
 
 
 def expected_cases(df: pd.DataFrame) -> list[str]:
-    """Seed 001's grid is always expected; other combos are expected when any of their cases ran."""
-    combos = {tuple(sbh.SEED001_DIGITS)} | {tuple(d) for d in df.get("params.digits", pd.Series(dtype=object))}
-    return [case.id for digits in sorted(combos) for case in sbh.grid(digits)]
+    """Seed 001's grid is always expected; another experiment (or --digits combo) once any of its cases ran."""
+    experiments = set(df.get("params.experiment", pd.Series(dtype=object)))
+    expected = [case.id for case in sbh.experiment_cases("seed001")]
+    for name in ("combos", "size", "lr"):
+        if name in experiments:
+            expected += [case.id for case in sbh.experiment_cases(name)]
+    custom = df[df["params.experiment"] == "custom"] if "params.experiment" in df else df.iloc[0:0]
+    for digits in sorted({tuple(d) for d in custom.get("params.digits", [])}):
+        expected += [case.id for case in sbh.grid(digits)]
+    return expected
+
+
+# --- seed 000: structures compared across combos, train sizes and learning rates ----------
+
+
+def complete_blocks(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rows of the (keys) blocks in which every registered structure was measured.
+
+    Structure means are compared over the same blocks only; otherwise one missing case would
+    move a structure's average by the difficulty of the cells it lacks.
+    """
+    structures = set(models.list_models(family="sbh"))
+    measured = df[df["measured"]]
+    if measured.empty:
+        return measured
+    full = measured.groupby(keys)["structure"].transform(lambda s: structures <= set(s))
+    return measured[full.astype(bool)]
+
+
+def structure_means(df: pd.DataFrame, metric: str = PRIMARY) -> pd.Series:
+    means = df.groupby("structure")[metric].mean()
+    return means.reindex([s for s in models.list_models(family="sbh") if s in means.index])
+
+
+def _rank_line(means: pd.Series, what: str) -> str:
+    best, worst = means.idxmax(), means.idxmin()
+    return f"{what}: best **{label(best)}** ({means[best]:.4f}), worst **{label(worst)}** ({means[worst]:.4f})."
+
+
+def _by(df: pd.DataFrame, index: str, columns: str, values: str = PRIMARY) -> pd.DataFrame:
+    table = df.pivot_table(index=index, columns=columns, values=values, aggfunc="mean")
+    if columns == "structure":
+        table = table.reindex(columns=[s for s in models.list_models(family="sbh") if s in table.columns])
+        table.columns = [label(s) for s in table.columns]
+    if columns == "backbone":
+        table = table.reindex(columns=[b for b in models.list_models(family="backbone") if b in table.columns])
+    table.columns.name = columns
+    return table
+
+
+def _figure(path: Path, link_prefix: str, title: str, table: pd.DataFrame, floatfmt: str = ".4f") -> dict:
+    return {"title": title, "png": f"{link_prefix}/{path.name}", "csv": f"{link_prefix}/{path.with_suffix('.csv').name}", "table": table, "floatfmt": floatfmt}
+
+
+def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
+    """Seed 000 section 3-1: the grid on six combos, averaged over combos and per combo."""
+    data = complete_blocks(df[df["experiment"].isin(["seed001", "combos"])], ["digits", "backbone"])
+    if not data["experiment"].eq("combos").any():
+        return None
+    by_structure = _structure_by_backbone(data, PRIMARY, "mean")
+    time_by_structure = _structure_by_backbone(data, "inference_s", "mean")
+    by_combo = _by(data, "digits", "backbone")
+    combo_means = data.groupby("digits")[PRIMARY].mean()
+    means = structure_means(data)
+    return {
+        "digit_sets": sorted(data["digits"].unique()),
+        "cases": len(data),
+        "means": means,
+        "lines": [
+            _rank_line(means, f"`{PRIMARY}` averaged over {data['digits'].nunique()} combos and {data['backbone'].nunique()} backbone(s)"),
+            f"Hardest combo **{combo_means.idxmin()}** ({combo_means.min():.4f} mean over cases), easiest **{combo_means.idxmax()}** ({combo_means.max():.4f}).",
+            _tradeoff(data),
+        ],
+        "figures": [
+            _figure(grouped_bars(by_structure, figures_dir / "combos_acc_by_structure.png", title=f"{PRIMARY}, mean over combos", ylabel="test accuracy", zoom=True), link_prefix, f"`{PRIMARY}` by structure, mean over combos", by_structure),
+            _figure(grouped_bars(time_by_structure, figures_dir / "combos_inference_by_structure.png", title="inference time, mean over combos", ylabel="seconds (median of rounds)"), link_prefix, "inference time (s) by structure, mean over combos", time_by_structure, ".3f"),
+            _figure(grouped_bars(by_combo, figures_dir / "combos_acc_by_combo.png", title=f"{PRIMARY}, mean over structures, per combo", ylabel="test accuracy", zoom=True), link_prefix, f"`{PRIMARY}` by digit combo, mean over structures", by_combo),
+        ],
+    }
+
+
+def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_prefix: str) -> dict | None:
+    """Seed 000 sections 3-2 / 3-3: accuracy along a swept value, per structure and averaged."""
+    column, name = ("train_size", "train images") if experiment == "size" else ("lr", "learning rate")
+    data = complete_blocks(df[df["experiment"] == experiment], [column, "backbone"])
+    if data.empty:
+        return None
+    curve = _by(data, column, "structure")
+    curve.index.name = name
+    tick_labels = [f"{v:g}" if experiment == "size" else sbh.lr_tag(v).removeprefix("lr") for v in curve.index]
+    curve_png = lines(curve, figures_dir / f"{experiment}_acc_curve.png", title=f"{PRIMARY} vs {name} (digits {','.join(map(str, sbh.SWEEP_DIGITS))}), mean over backbones", xlabel=name, ylabel="test accuracy", logx=True, xtick_labels=tick_labels)
+    if experiment == "size":
+        buckets = {size: bucket for bucket, sizes in sbh.SIZE_BUCKETS.items() for size in sizes}
+        grouped = data.assign(bucket=data["train_size"].map(buckets))
+        averages = _by(grouped, "bucket", "structure").reindex([b for b in sbh.SIZE_BUCKETS if b in set(grouped["bucket"])])
+        averages.index.name = "size bucket"
+        avg_title = f"`{PRIMARY}` per size bucket and structure"
+    else:
+        averages = _by(data, "lr", "structure")
+        averages.index = [sbh.lr_tag(v).removeprefix("lr") for v in averages.index]
+        averages.index.name = "learning rate"
+        avg_title = f"`{PRIMARY}` per learning rate and structure"
+    averages["mean of structures"] = averages.mean(axis=1)
+    bars = averages.drop(columns="mean of structures")
+    avg_png = grouped_bars(bars, figures_dir / f"{experiment}_acc_averages.png", title=avg_title.replace("`", ""), ylabel="test accuracy", zoom=True)
+    means = structure_means(data)
+    best_per_value = curve.idxmax(axis=1)
+    wins = best_per_value.value_counts()
+    lines_ = [
+        _rank_line(means, f"`{PRIMARY}` averaged over {curve.shape[0]} {name} values and {data['backbone'].nunique()} backbone(s)"),
+        "Best structure at each value: " + ", ".join(f"{v} → {s}" for v, s in zip(tick_labels, best_per_value)) + f" (most often **{wins.idxmax()}**, {wins.max()} of {len(best_per_value)}).",
+    ]
+    per_value = curve.mean(axis=1)
+    lines_.append(f"Mean over structures goes from {per_value.iloc[0]:.4f} at {tick_labels[0]} to {per_value.iloc[-1]:.4f} at {tick_labels[-1]} (best {per_value.max():.4f} at {tick_labels[int(per_value.to_numpy().argmax())]}).")
+    return {
+        "cases": len(data),
+        "means": means,
+        "lines": lines_,
+        "figures": [
+            _figure(curve_png, link_prefix, f"`{PRIMARY}` vs {name}, one line per structure (mean over backbones)", curve),
+            _figure(avg_png, link_prefix, avg_title, averages),
+        ],
+    }
+
+
+def seed000_summary(parts: dict) -> pd.DataFrame:
+    """Seed 000's summary table: per experiment, best and worst structure from the data, beside the seed's."""
+    rows = []
+    for experiment, part in parts.items():
+        if part is None:
+            continue
+        means = part["means"]
+        rows.append(
+            {
+                "experiment": sbh.EXPERIMENTS[experiment][1],
+                "cases": part["cases"],
+                "best (ours)": f"{label(means.idxmax())} {means.max():.4f}",
+                "worst (ours)": f"{label(means.idxmin())} {means.min():.4f}",
+                "seed 000 best": SEED000_SAID[experiment][0],
+                "seed 000 worst": SEED000_SAID[experiment][1],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def reproduce_command(experiment: str, digits: str) -> str:
+    tag = sbh.digits_tag(tuple(int(d) for d in digits.split(",")))
+    if experiment == "custom":
+        return f"pytest benchmarks -m sbh_custom --digits {digits}"
+    if experiment == "combos":
+        return f"pytest benchmarks -m sbh_combos -k {tag}"
+    return "pytest benchmarks -m sbh_seed001"
 
 
 def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, **_) -> dict:
@@ -150,17 +309,26 @@ def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, **_) -> dic
     df = cases_frame(df_all)
     ran = set(df["case_id"]) if not df.empty else set()
     missing = [case_id for case_id in expected_cases(df_all) if case_id not in ran]
+    measured = df[df["measured"]] if not df.empty else df
+    seed000 = {}
+    if not measured.empty:
+        seed000 = {"combos": combos_section(df, figures_dir, link_prefix), "size": sweep_section(df, "size", figures_dir, link_prefix), "lr": sweep_section(df, "lr", figures_dir, link_prefix)}
     context = {
         "structures": structures_table(),
         "missing": missing,
         "problems": df[~df["status"].eq("passed")] if not df.empty else df,
         "sections": [],
+        "seed000": {name: part for name, part in seed000.items() if part is not None},
+        "seed000_summary": seed000_summary(seed000),
+        "sweeps": {"sizes": sbh.TRAIN_SIZES, "buckets": sbh.SIZE_BUCKETS, "rates": [sbh.lr_tag(v).removeprefix("lr") for v in sbh.LEARNING_RATES], "lr_images": sbh.LR_SWEEP_TRAIN_SIZE, "digits": ",".join(map(str, sbh.SWEEP_DIGITS))},
     }
-    measured = df[df["measured"]] if not df.empty else df
-    for digits, group in (measured.groupby("digits", sort=True) if not measured.empty else []):
+    # One section per digit combo trained on the profile's standard budget (the sweeps have their own).
+    per_combo = measured[measured["experiment"].isin(["seed001", "combos", "custom"])] if not measured.empty else measured
+    for digits, group in (per_combo.groupby("digits", sort=True) if not per_combo.empty else []):
         tag = sbh.digits_tag(tuple(int(d) for d in digits.split(",")))
         flagged = failed_mask(group)
-        section = {"digits": digits, "tag": tag, "figures": [], "summary": summary(group), "cases": group}
+        experiment = group["experiment"].iloc[0]
+        section = {"digits": digits, "tag": tag, "command": reproduce_command(experiment, digits), "figures": [], "summary": summary(group), "cases": group}
         for metric, title in ACCURACY_METRICS.items():
             table = pivot(group, metric)
             path = grouped_bars(table, figures_dir / f"{tag}_{metric}.png", title=f"{title} - digits {digits}", ylabel="test accuracy", zoom=True, flagged=flagged)
@@ -169,4 +337,6 @@ def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, **_) -> dic
         path = grouped_bars(table, figures_dir / f"{tag}_inference_s.png", title=f"inference time for the test subset - digits {digits}", ylabel="seconds (median of rounds)", flagged=flagged)
         section["figures"].append({"title": "inference time (s)", "metric": "inference_s", "table": table, "png": f"{link_prefix}/{path.name}", "csv": f"{link_prefix}/{path.with_suffix('.csv').name}"})
         context["sections"].append(section)
+    sweep_cases = measured[measured["experiment"].isin(["size", "lr"])] if not measured.empty else measured
+    context["sweep_cases"] = sweep_cases
     return context

@@ -97,7 +97,7 @@ def test_partial_grid_shows_gaps_and_lists_missing_cases(grid_records, tmp_path)
     assert render(grid_records, tmp_path / "out") == 0
     text = (tmp_path / "out" / "sbh.md").read_text()
     assert re.search(r"\| arch1 \(1\)\s+\|\s+0\.9900 \|\s+0\.9900 \|\s+— ", text)
-    assert "Not run (no record): `d012-arch1-resnet50`" in text
+    assert "Not run (no record): 5 case(s)" in text and "`d012-arch1-resnet50`" in text
 
 
 def test_failed_and_errored_cases_are_flagged(grid_records, tmp_path):
@@ -184,3 +184,53 @@ def test_blocks_without_heatmap_record_says_not_run(blocks_records, tmp_path):
     (blocks_records / "blocks" / "heatmaps.json").unlink()
     render(blocks_records, tmp_path / "out")
     assert "Not run: no heatmap record" in (tmp_path / "out" / "blocks.md").read_text()
+
+
+@pytest.fixture
+def seed000_records(grid_records):
+    """Resnet18 only: (1) best over combos, small sizes hurt (4)-2 most, (2) best at high rates."""
+    structures = models.list_models(family="sbh")
+    records = []
+    for case in sbh.experiment_cases("combos"):
+        if case.backbone == "resnet18":
+            hard = 0.02 if case.digits == (6, 8, 9) else 0.0
+            records.append(fake_record(case, acc=0.99 - hard - 0.004 * structures.index(case.structure) + (0.01 if case.structure == "arch1" else 0), seconds=1.0))
+    for case in sbh.experiment_cases("size"):
+        if case.backbone == "resnet18":
+            gap = {"arch4-2": 0.05}.get(case.structure, 0.01 * structures.index(case.structure) / 4)
+            records.append(fake_record(case, acc=0.99 - gap * 1000 / case.train_size, seconds=1.0))
+    for case in sbh.experiment_cases("lr"):
+        if case.backbone == "resnet18":
+            acc = 0.97 - (0.0 if case.structure == "arch2" else 0.02) * (case.lr / 1e-4) ** 0.5
+            records.append(fake_record(case, acc=acc, seconds=1.0))
+    write_records(grid_records, records)
+    return grid_records
+
+
+def test_seed000_sections_are_computed_from_the_records(seed000_records, tmp_path):
+    assert render(seed000_records, tmp_path / "out") == 0
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    summary = text[text.index("## 3. Summary"):text.index("## 4.")]
+    assert re.search(r"five more digit combinations\s+\|\s+40 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary)
+    assert re.search(r"train-size sweep .*?\|\s+25 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary)
+    assert re.search(r"learning-rate sweep .*\|\s+20 \| arch2 \(2\) ", summary)
+    assert "Hardest combo **6,8,9**" in text
+    assert "Best structure at each value: 1e-4 → arch2 (2)" in text
+    for name in ["combos_acc_by_structure", "combos_inference_by_structure", "combos_acc_by_combo", "size_acc_curve", "size_acc_averages", "lr_acc_curve", "lr_acc_averages"]:
+        assert f"](figures/{name}.png)" in text and (tmp_path / "out" / "figures" / f"{name}.png").is_file()
+    for tag in ["d034", "d056", "d689", "d038", "d179"]:
+        assert f"Digits {tag[1]},{tag[2]},{tag[3]}" in text
+    buckets = (tmp_path / "out" / "figures" / "size_acc_averages.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in buckets[1:]] == list(sbh.SIZE_BUCKETS)
+
+
+def test_seed000_best_structure_moves_with_the_numbers(seed000_records, tmp_path):
+    for path in seed000_records.glob("sbh/d689-n*-arch3-resnet18.json"):
+        record = json.loads(path.read_text())
+        if record["params"]["experiment"] == "size":
+            record["metrics"]["acc_all_heads"] = 0.9999
+            path.write_text(json.dumps(record))
+    render(seed000_records, tmp_path / "out")
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    summary = text[text.index("## 3. Summary"):text.index("## 4.")]
+    assert re.search(r"train-size sweep .*?\|\s+25 \| arch3 \(3\) 0.9999", summary)

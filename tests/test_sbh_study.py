@@ -88,3 +88,47 @@ def test_balanced_subset_is_balanced_and_seeded():
     assert not torch.equal(pick, sbh.balanced_subset(labels, 31, seed=4))
     with pytest.raises(ValueError, match="only 30 exist"):
         sbh.balanced_subset(labels, 100, seed=0)
+
+
+def test_seed000_experiments_have_the_documented_shape():
+    grid_size = len(sbh.grid(sbh.SEED001_DIGITS))
+    combos, sizes, rates = (sbh.experiment_cases(name) for name in ("combos", "size", "lr"))
+    assert len(combos) == 5 * grid_size and {c.digits for c in combos} == set(sbh.SEED000_COMBOS)
+    assert len(sbh.TRAIN_SIZES) >= 5 and max(sbh.TRAIN_SIZES) <= 10_000
+    assert {c.train_size for c in sizes} == set(sbh.TRAIN_SIZES) and {c.digits for c in sizes} == {(6, 8, 9)}
+    assert len(sbh.LEARNING_RATES) >= 4 and sbh.LEARNING_RATES[0] == sbh.BASE_LR
+    assert list(sbh.LEARNING_RATES) == sorted(sbh.LEARNING_RATES)
+    assert {(c.train_size, c.digits) for c in rates} == {(4000, (6, 8, 9))}
+    ids = [c.id for c in sbh.all_cases()]
+    assert len(ids) == len(set(ids)) == grid_size * (1 + 5 + len(sbh.TRAIN_SIZES) + len(sbh.LEARNING_RATES))
+    assert "d689-n500-arch1-resnet18" in ids and "d689-n4000-lr3e-4-arch2-resnet50" in ids
+    assert {size for sizes in sbh.SIZE_BUCKETS.values() for size in sizes} == set(sbh.TRAIN_SIZES)
+
+
+def test_extra_digits_add_one_custom_grid_and_known_combos_are_not_repeated():
+    base = sbh.all_cases()
+    extra = sbh.all_cases([(2, 5, 7), (2, 5, 7), (0, 3, 4)])
+    added = extra[len(base):]
+    assert [c.id for c in added] == [c.id for c in sbh.grid((2, 5, 7))]
+    assert {c.experiment for c in added} == {"custom"} and {c.group for c in added} >= {"combos/resnet18"}
+
+
+def test_ci_subset_covers_every_structure_backbone_and_experiment():
+    by_id = {c.id: c for c in sbh.all_cases()}
+    chosen = [by_id[case_id] for case_id in sbh.CI_CASES]
+    assert {c.structure for c in chosen} == set(models.list_models(family="sbh"))
+    assert {c.backbone for c in chosen} == set(models.list_models(family="backbone"))
+    assert {c.experiment for c in chosen} == {"combos", "size", "lr"}
+
+
+def test_every_threshold_group_names_real_cases():
+    groups = {c.group for c in sbh.all_cases()}
+    for name, profile in sbh.PROFILES.items():
+        assert set(profile.thresholds) <= groups, name
+
+
+def test_groups_without_calibration_get_the_floor_and_say_so():
+    calibrated = sbh.SbhCase((0, 1, 2), "arch1", "resnet18")
+    assert sbh.thresholds_for(calibrated, sbh.PROFILES["smoke"]) == ({"acc_all_heads": 0.97}, True)
+    unknown = sbh.SbhCase((6, 8, 9), "arch1", "resnet18", train_size=123, experiment="size")
+    assert sbh.thresholds_for(unknown, sbh.PROFILES["smoke"]) == (sbh.UNCALIBRATED_FLOOR, False)

@@ -11,7 +11,7 @@ from harness.train import Budget, DeviceData, evaluate, fit, prepare_model, trai
 from studies import blocks, sbh
 
 SMOKE = sbh.PROFILES["smoke"]
-THRESHOLD = SMOKE.thresholds["resnet18"]["acc_all_heads"]
+THRESHOLD = SMOKE.thresholds["seed001/resnet18"]["acc_all_heads"]
 CASE = sbh.SbhCase(sbh.SEED001_DIGITS, "arch2", "resnet18")
 
 pytestmark = pytest.mark.slow
