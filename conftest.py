@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import models  # noqa: E402
 from harness.context import PROFILE_CHOICES, RunContext, resolve_profile  # noqa: E402
 from harness.errors import BenchError  # noqa: E402
 from harness.mnist import DATA_ROOT_ENV, default_data_root  # noqa: E402
@@ -25,6 +27,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--results-dir", default="results", help="where result records are written (default: results)")
     group.addoption("--digits", action="append", default=[], metavar="A,B,C", help="extra sbh digit combination, e.g. 2,5,7 (repeatable)")
     group.addoption("--seed", type=int, default=0, help="seed for initialisation, batch order and subsets (default 0)")
+    group.addoption("--seeds", type=int, default=1, metavar="N", help="run every selected case with N seeds: --seed, --seed+1, ... (ids end in -seedK when N > 1)")
+    group.addoption("--model", action="append", default=[], metavar="NAME[,NAME]", help="run only cases that use these registered models, e.g. resnet34 or arch2,vgg (repeatable)")
     group.addoption("--skip-done", action="store_true", help="skip cases whose passed/failed record for this profile and seed exists (resume a run)")
     group.addoption("--deterministic", action="store_true", help="deterministic kernels on CUDA (slower); CPU runs are deterministic anyway")
 
@@ -39,6 +43,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if opt.seed < 0:
         raise pytest.UsageError(f"--seed {opt.seed}: must be a non-negative integer")
+    if opt.seeds < 1:
+        raise pytest.UsageError(f"--seeds {opt.seeds}: must be a positive number of seeds (1 runs --seed alone)")
+    config.bench_seeds = list(range(opt.seed, opt.seed + opt.seeds))
+    config.bench_models = {name.strip() for text in opt.model for name in text.split(",") if name.strip()}
+    unknown = sorted(config.bench_models - set(models.list_models()))
+    if unknown:
+        raise pytest.UsageError(f"--model {', '.join(unknown)}: unknown model; valid choices: {', '.join(models.list_models())}")
     configure_backends(device, deterministic=opt.deterministic)
     data_root = Path(opt.data_root).expanduser() if opt.data_root else default_data_root()
     config.stash[CONTEXT_KEY] = RunContext(
@@ -63,3 +74,31 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 @pytest.fixture(scope="session")
 def run_context(request: pytest.FixtureRequest) -> RunContext:
     return request.config.stash[CONTEXT_KEY]
+
+
+@pytest.hookimpl(trylast=True)  # after the studies' own parametrization, so ids end in -seedK
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    seeds = metafunc.config.bench_seeds
+    if "case_context" in metafunc.fixturenames and len(seeds) > 1:
+        metafunc.parametrize("case_context", seeds, indirect=True, ids=[f"seed{s}" for s in seeds])
+
+
+@pytest.fixture
+def case_context(run_context: RunContext, request: pytest.FixtureRequest) -> RunContext:
+    """The session's context with this case's seed (``--seeds N`` parametrizes it)."""
+    return replace(run_context, seed=getattr(request, "param", run_context.seed))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--model``: keep the cases whose parameters name one of the models asked for."""
+    if not config.bench_models:
+        return
+
+    def uses_asked_model(item: pytest.Item) -> bool:
+        params = getattr(item, "callspec", None)
+        names = {n for value in (params.params.values() if params else []) for n in getattr(value, "model_names", ())}
+        return bool(names & config.bench_models)
+
+    keep = [item for item in items if uses_asked_model(item)]
+    config.hook.pytest_deselected(items=[item for item in items if not uses_asked_model(item)])
+    items[:] = keep

@@ -13,14 +13,14 @@ pytestmark = pytest.mark.blocks
 
 
 @pytest.mark.parametrize("blocks_case", blocks.cases(), ids=lambda case: case.id)
-def test_blocks(blocks_case, run_context, benchmark):
-    record = blocks.run_case(blocks_case, run_context, benchmark)
+def test_blocks(blocks_case, case_context, benchmark):
+    record = blocks.run_case(blocks_case, case_context, benchmark)
     check_passed(record)
 
 
-def test_blocks_heatmaps(run_context):
+def test_blocks_heatmaps(case_context):
     try:
-        blocks.best_block(run_context)
+        blocks.best_block(case_context)
     except BenchError as exc:
         pytest.skip(str(exc))
-    check_passed(blocks.run_heatmaps(run_context))
+    check_passed(blocks.run_heatmaps(case_context))

@@ -30,6 +30,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("sbh_case", [pytest.param(case, marks=_marks(case), id=case.id) for case in cases])
 
 
-def test_sbh(sbh_case, run_context, benchmark):
-    record = sbh.run_case(sbh_case, run_context, benchmark)
+def test_sbh(sbh_case, case_context, benchmark):
+    record = sbh.run_case(sbh_case, case_context, benchmark)
     check_passed(record)

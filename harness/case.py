@@ -18,7 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from harness.context import RunContext
 from harness.errors import BenchError, DataUnavailable, Diverged
-from harness.records import RecordError, ResultRecord, read_record
+from harness.records import RecordError, ResultRecord, read_record, record_path
 from harness.runtime import git_commit, machine_info
 from harness.timing import Timing
 from harness.train import Budget, EpochLog
@@ -56,7 +56,7 @@ def skip_if_done(ctx: RunContext, study: str, case_id: str) -> None:
     profile and seed is already in the results directory, so an interrupted run resumes."""
     if not ctx.skip_done:
         return
-    path = ctx.results_dir / study / f"{case_id}.json"
+    path = record_path(ctx.results_dir, study, case_id, ctx.seed)
     try:
         done = read_record(path)
     except RecordError:

@@ -46,6 +46,11 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def record_path(results_dir: Path, study: str, case_id: str, seed: int) -> Path:
+    """One file per case and seed, so repeated seeds sit side by side in one results directory."""
+    return Path(results_dir) / study / f"{case_id}-seed{seed}.json"
+
+
 @dataclass
 class ResultRecord:
     study: str
@@ -74,7 +79,7 @@ class ResultRecord:
         return self.status == "passed"
 
     def path_in(self, results_dir: Path) -> Path:
-        return Path(results_dir) / self.study / f"{self.case_id}.json"
+        return record_path(results_dir, self.study, self.case_id, self.seed)
 
     def write(self, results_dir: Path) -> Path:
         if self.status not in STATUSES:

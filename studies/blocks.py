@@ -20,7 +20,7 @@ from harness.errors import BenchError
 from harness.fileio import atomic_write_bytes
 from harness.memory import training_step_peak
 from harness.mnist import mnist_splits
-from harness.records import RecordError, ResultRecord, read_record
+from harness.records import RecordError, ResultRecord, read_record, record_path
 from harness.runtime import seed_everything
 from harness.timing import inference_fn, time_inference
 from harness.train import Budget, ClassificationTask, DeviceData, fit, prepare_model
@@ -67,6 +67,10 @@ class BlocksCase:
     @property
     def id(self) -> str:
         return self.network
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return (self.network,)
 
     def params(self) -> dict:
         return {"network": self.network, "block": None if self.network == REFERENCE else self.network, "input": "28x28 zero-padded to 32x32"}
@@ -127,9 +131,8 @@ IG_MAX_RELATIVE_DELTA = 0.05
 
 
 def _trained(ctx: RunContext, network: str) -> tuple[ResultRecord, torch.nn.Module]:
-    record_path = ctx.results_dir / STUDY / f"{network}.json"
     try:
-        record = read_record(record_path)
+        record = read_record(record_path(ctx.results_dir, STUDY, network, ctx.seed))
     except RecordError:
         raise BenchError(f"no record for {network} in {ctx.results_dir / STUDY}; run `pytest benchmarks -m blocks` first") from None
     path = ctx.results_dir / STUDY / record.artifacts.get("weights", "missing")
@@ -144,7 +147,7 @@ def best_block(ctx: RunContext) -> str:
     scores = {}
     for network in models.list_models(family="blocks"):
         try:
-            record = read_record(ctx.results_dir / STUDY / f"{network}.json")
+            record = read_record(record_path(ctx.results_dir, STUDY, network, ctx.seed))
         except RecordError:
             continue
         if record.status == "passed" and record.seed == ctx.seed:

@@ -40,6 +40,10 @@ class PerfCase:
     digits: tuple[int, ...] | None  # None: all ten digits
     pad: int  # LeNet-5 reads 32x32
 
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return (self.model, *(v for k, v in self.build.items() if k == "backbone"))
+
 
 CASES = [
     PerfCase("lenet5-new", "lenet5-new", {"num_classes": 10}, None, 2),

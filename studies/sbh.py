@@ -109,6 +109,10 @@ class SbhCase:
         return "-".join([*parts, self.structure, self.backbone])
 
     @property
+    def model_names(self) -> tuple[str, ...]:
+        return (self.structure, self.backbone)
+
+    @property
     def group(self) -> str:
         """The cases that share one threshold: same experiment, backbone and swept value."""
         if self.experiment == "size":

@@ -38,6 +38,6 @@ def test_interrupted_run_keeps_finished_records(pytester, monkeypatch, tmp_path,
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:benchmark", "-q")
     assert result.ret != 0
     written = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert written == ["case1.json"], "the finished case's record stays; nothing partial or temporary is left"
-    assert read_record(tmp_path / "demo" / "case1.json").status == "passed"
+    assert written == ["case1-seed0.json"], "the finished case's record stays; nothing partial or temporary is left"
+    assert read_record(tmp_path / "demo" / "case1-seed0.json").status == "passed"
 

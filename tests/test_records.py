@@ -16,11 +16,11 @@ def make_record(**overrides):
 def test_record_round_trip(tmp_path):
     record = make_record(status="passed", metrics={"acc_all_heads": 0.99})
     path = record.write(tmp_path)
-    assert path == tmp_path / "sbh" / "d012-arch2-resnet18.json"
+    assert path == tmp_path / "sbh" / "d012-arch2-resnet18-seed0.json"
     back = read_record(path)
     assert back.metrics == {"acc_all_heads": 0.99} and back.schema_version == SCHEMA_VERSION
     assert back.finished_at is not None
-    assert [p.name for p in (tmp_path / "sbh").iterdir()] == ["d012-arch2-resnet18.json"]
+    assert [p.name for p in (tmp_path / "sbh").iterdir()] == ["d012-arch2-resnet18-seed0.json"]
 
 
 def test_unknown_status_is_refused(tmp_path):

@@ -92,7 +92,7 @@ def test_figures_are_valid_pngs_and_every_link_resolves(grid_records, tmp_path):
 
 
 def test_partial_grid_shows_gaps_and_lists_missing_cases(grid_records, tmp_path):
-    for path in grid_records.glob("sbh/*resnet50.json"):
+    for path in grid_records.glob("sbh/*resnet50-seed0.json"):
         path.unlink()
     assert render(grid_records, tmp_path / "out") == 0
     text = (tmp_path / "out" / "sbh.md").read_text()
@@ -181,7 +181,7 @@ def test_blocks_document(blocks_records, tmp_path):
 
 
 def test_blocks_without_heatmap_record_says_not_run(blocks_records, tmp_path):
-    (blocks_records / "blocks" / "heatmaps.json").unlink()
+    (blocks_records / "blocks" / "heatmaps-seed0.json").unlink()
     render(blocks_records, tmp_path / "out")
     assert "Not run: no heatmap record" in (tmp_path / "out" / "blocks.md").read_text()
 
@@ -225,7 +225,7 @@ def test_seed000_sections_are_computed_from_the_records(seed000_records, tmp_pat
 
 
 def test_seed000_best_structure_moves_with_the_numbers(seed000_records, tmp_path):
-    for path in seed000_records.glob("sbh/d689-n*-arch3-resnet18.json"):
+    for path in seed000_records.glob("sbh/d689-n*-arch3-resnet18-seed0.json"):
         record = json.loads(path.read_text())
         if record["params"]["experiment"] == "size":
             record["metrics"]["acc_all_heads"] = 0.9999

@@ -97,7 +97,7 @@ def test_huge_learning_rate_is_recorded_as_diverged(run_context, mnist_root, tmp
     assert record.error.startswith("loss became nan in epoch 1 at or before step")
     with pytest.raises(pytest.fail.Exception, match=r"d012-lr1e20-arch2-resnet18 \[diverged\] loss became nan in epoch 1"):
         check_passed(record)
-    assert (tmp_path / "sbh" / f"{case.id}.json").is_file()
+    assert (tmp_path / "sbh" / f"{case.id}-seed0.json").is_file()
 
 
 @pytest.mark.parametrize("network", [case.network for case in blocks.cases()])
