@@ -1,4 +1,7 @@
-"""``python -m reports RESULTS... [--out DIR]``: render Markdown reports from result records."""
+"""``python -m reports RESULTS... [--out DIR]``: render Markdown reports from result records.
+
+``python -m reports compare BASELINE CURRENT...``: flag regressions against a baseline run.
+"""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +16,11 @@ DEFAULT_OUT = Path("results/report")
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:
+        from reports.compare import main as compare_main
+
+        return compare_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m reports", description=__doc__)
     parser.add_argument("results", nargs="*", type=Path, default=[Path("results")], help="result directories or record files (default: results)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder for the Markdown and figures (default: {DEFAULT_OUT})")
