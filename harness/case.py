@@ -8,9 +8,11 @@ through unrecorded, leaving the records already written and no partial file.
 from __future__ import annotations
 
 import contextlib
+import io
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -18,6 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from harness.context import RunContext
 from harness.errors import BenchError, DataUnavailable, Diverged
+from harness.fileio import atomic_write_bytes
 from harness.records import RecordError, ResultRecord, read_record, record_path
 from harness.runtime import git_commit, machine_info
 from harness.timing import Timing
@@ -121,3 +124,12 @@ def fill_training(record: ResultRecord, history: list[EpochLog], timing: Timing,
     )
     record.timing = asdict(timing)
     record.budget.update(train_images=train_images, test_images=test_images)
+
+
+def save_predictions(record: ResultRecord, results_dir: Path, predictions: torch.Tensor, labels: torch.Tensor) -> None:
+    """Test-set predictions beside the record, so paired tests between models can run later."""
+    name = f"predictions/{record.case_id}-seed{record.seed}.npz"
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, predictions=predictions.cpu().numpy().astype(np.int16), labels=labels.cpu().numpy().astype(np.int16))
+    atomic_write_bytes(Path(results_dir) / record.study / name, buffer.getvalue())
+    record.artifacts["predictions"] = name

@@ -8,6 +8,7 @@ import pandas as pd
 
 import models
 from reports.figures import grouped_bars, heatmap_grid
+from reports.load import find_artifact
 from studies import blocks
 
 FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
@@ -82,13 +83,12 @@ def heatmaps(frame: pd.DataFrame, records: dict, results_dirs: list[Path], figur
     for _, row in rows.iterrows():
         record = records[(row["study"], row["case_id"], row["seed"])]
         name = record.artifacts.get("attributions")
-        for directory in results_dirs:
-            path = next((p for p in Path(directory).rglob(name or "-") if p.is_file()), None) if name else None
-            if path is not None:
-                arrays = dict(np.load(path))
-                networks = record.params["networks"]
-                png = heatmap_grid(arrays, networks, figures_dir / "blocks_heatmaps.png")
-                return {"png": png.name, "networks": networks, "params": record.params, "metrics": record.metrics, "status": record.status}
+        path = find_artifact(results_dirs, "blocks", name)
+        if path is not None:
+            arrays = dict(np.load(path))
+            networks = record.params["networks"]
+            png = heatmap_grid(arrays, networks, figures_dir / "blocks_heatmaps.png")
+            return {"png": png.name, "networks": networks, "params": record.params, "metrics": record.metrics, "status": record.status}
     return None
 
 

@@ -31,11 +31,13 @@ def grouped_bars(
     ylabel: str,
     zoom: bool = False,
     flagged: pd.DataFrame | None = None,
+    errors: pd.DataFrame | None = None,
 ) -> Path:
     """Rows are groups on the x axis, columns are bars within a group; NaN leaves a gap.
 
     ``zoom`` starts the y axis just below the smallest value (accuracies near 1 differ by
-    tenths of a percent); ``flagged`` (same shape, bool) hatches bars of failed cases.
+    tenths of a percent); ``flagged`` (same shape, bool) hatches bars of failed cases;
+    ``errors`` (same shape) draws error bars of that half-width (NaN: none).
     """
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(table.index) + 2), 4))
     n = max(len(table.columns), 1)
@@ -44,7 +46,10 @@ def grouped_bars(
     for i, column in enumerate(table.columns):
         values = table[column].to_numpy(dtype=float)
         name = str(column) if np.isfinite(values).any() else f"{column} (no data)"
-        bars = ax.bar(x + (i - (n - 1) / 2) * width, np.nan_to_num(values, nan=0.0), width, label=name)
+        yerr = None
+        if errors is not None and column in errors:
+            yerr = np.nan_to_num(errors[column].reindex(table.index).to_numpy(dtype=float), nan=0.0)
+        bars = ax.bar(x + (i - (n - 1) / 2) * width, np.nan_to_num(values, nan=0.0), width, label=name, yerr=yerr, capsize=2 if yerr is not None else 0)
         for bar, value, bad in zip(bars, values, _flags(flagged, column, len(values))):
             if np.isnan(value):
                 bar.set_visible(False)
@@ -54,9 +59,11 @@ def grouped_bars(
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     finite = table.to_numpy(dtype=float)
+    spread = np.nan_to_num(errors.reindex(index=table.index, columns=table.columns).to_numpy(dtype=float)) if errors is not None else 0.0
+    low_ends, high_ends = (finite - spread)[np.isfinite(finite)], (finite + spread)[np.isfinite(finite)]
     finite = finite[np.isfinite(finite)]
     if zoom and finite.size:
-        low, high = finite.min(), finite.max()
+        low, high = low_ends.min(), high_ends.max()
         pad = max((high - low) * 0.25, 0.002)
         ax.set_ylim(max(low - pad, 0.0), min(high + pad, 1.0) if high <= 1 else high + pad)
     ax.grid(axis="y", alpha=0.3)
@@ -81,6 +88,24 @@ def lines(table: pd.DataFrame, path: Path, *, title: str, xlabel: str, ylabel: s
     ax.grid(alpha=0.3)
     ax.legend(title=table.columns.name, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path, table)
+
+
+def pareto(points: pd.DataFrame, path: Path, *, x: str, y: str, label: str, front: pd.Series, title: str, xlabel: str, ylabel: str) -> Path:
+    """Scatter of every configuration; the non-dominated ones joined by a step line and named."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ax.scatter(points[x], points[y], color="0.6", s=18, label="dominated")
+    best = points[front].sort_values(x)
+    ax.step(best[x], best[y], where="post", color="C3", alpha=0.6)
+    ax.scatter(best[x], best[y], color="C3", s=30, label="Pareto front")
+    for _, row in best.iterrows():
+        ax.annotate(str(row[label]), (row[x], row[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+    return _save(fig, path, points.assign(pareto=front).set_index(label))
 
 
 def _flags(flagged: pd.DataFrame | None, column, n: int) -> list[bool]:

@@ -83,3 +83,16 @@ def _flat(record: ResultRecord) -> dict:
     row = asdict(record)
     row.pop("curves")
     return row
+
+
+def find_artifact(results_dirs: list[Path], study: str, name: str | None) -> Path | None:
+    """A file a record names in ``artifacts`` (relative to its study folder), under the directories
+    the records came from, at any depth (merged shards sit one level down)."""
+    if not name:
+        return None
+    for directory in map(Path, results_dirs):
+        if directory.is_dir():
+            found = next((p for p in directory.rglob(f"{study}/{name}") if p.is_file()), None)
+            if found is not None:
+                return found
+    return None

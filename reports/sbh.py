@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 import models
 from models.sbh import STRUCTURES
-from reports.figures import grouped_bars, lines
+from reports import stats
+from reports.figures import grouped_bars, lines, pareto
+from reports.load import find_artifact
 from studies import sbh
 
 ACCURACY_METRICS = {
@@ -86,6 +89,19 @@ def _structure_by_backbone(df: pd.DataFrame, values: str, aggfunc: str) -> pd.Da
 def pivot(df: pd.DataFrame, column: str) -> pd.DataFrame:
     """A metric averaged over seeds, for the cases that produced metrics."""
     return _structure_by_backbone(df[df["measured"]], column, "mean")
+
+
+def ci_pivot(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """95 % CI half-width of a metric over seeds (NaN where one seed ran)."""
+    return _structure_by_backbone(df[df["measured"]], column, stats.ci_halfwidth)
+
+
+def shown(df: pd.DataFrame, column: str, fmt: str) -> pd.DataFrame:
+    """The table a reader sees: means, with ``± CI`` once a case has several seeds."""
+    means = pivot(df, column)
+    if df.groupby("case_id")["seed"].nunique().max() < 2:
+        return means
+    return stats.with_ci(means, ci_pivot(df, column), fmt)
 
 
 def failed_mask(df: pd.DataFrame) -> pd.DataFrame:
@@ -275,6 +291,74 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
     }
 
 
+# comparison -> (experiments pooled, what makes a block besides the structure)
+SIGNIFICANCE = {
+    "digit combos (seed 001 and 000)": (["seed001", "combos", "custom"], ["digits", "backbone", "seed"]),
+    "train sizes": (["size"], ["train_size", "backbone", "seed"]),
+    "learning rates": (["lr"], ["lr", "backbone", "seed"]),
+}
+
+
+def significance(df: pd.DataFrame) -> list[dict]:
+    """Do the structures differ? Friedman over (combo or swept value, backbone, seed) blocks."""
+    out = []
+    for name, (experiments, keys) in SIGNIFICANCE.items():
+        data = df[df["measured"] & df["experiment"].isin(experiments)] if not df.empty else df
+        result = stats.structure_tests(data, keys, "structure", PRIMARY) if not data.empty else None
+        if result is None:
+            continue
+        posthoc = result["posthoc"].assign(against=lambda t: t["against"].map(label))
+        out.append({"name": name, "result": {**result, "best": label(result["best"])}, "reading": stats.reading(result, label), "posthoc": posthoc})
+    return out
+
+
+def significance_table(items: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"comparison": i["name"], "blocks": i["result"]["blocks"], "structures": i["result"]["treatments"], "Friedman chi2": i["result"]["friedman_stat"], "p": i["result"]["friedman_p"], "best on average": i["result"]["best"]}
+            for i in items
+        ]
+    )
+
+
+def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
+    """Seed 001's accuracy/speed trade-off as a figure: every structure x backbone on (0,1,2)."""
+    data = df[df["measured"] & (df["experiment"] == "seed001")] if not df.empty else df
+    if data.empty:
+        return None
+    points = data.groupby(["structure", "backbone"])[[PRIMARY, "inference_s"]].mean().reset_index()
+    points["configuration"] = points["structure"].map(label) + " " + points["backbone"]
+    front = stats.pareto_front(points, PRIMARY, "inference_s")
+    path = pareto(points, figures_dir / "d012_pareto.png", x="inference_s", y=PRIMARY, label="configuration", front=front, title=f"{PRIMARY} vs inference time, digits 0,1,2 (mean over seeds)", xlabel="inference time for the test subset (s, log scale)", ylabel="test accuracy")
+    named = points[front].sort_values("inference_s")
+    return {
+        "png": f"{link_prefix}/{path.name}",
+        "csv": f"{link_prefix}/{path.with_suffix('.csv').name}",
+        "front": named[["configuration", PRIMARY, "inference_s"]],
+    }
+
+
+def mcnemar_table(df: pd.DataFrame, records: dict, results_dirs: list[Path]) -> pd.DataFrame | None:
+    """The two most accurate structures on (0,1,2), per backbone and seed: do their test errors differ?"""
+    data = df[df["measured"] & (df["experiment"] == "seed001")] if not df.empty else df
+    rows = []
+    for (backbone, seed), group in (data.groupby(["backbone", "seed"]) if not data.empty else []):
+        top = group.sort_values(PRIMARY, ascending=False).head(2)
+        if len(top) < 2:
+            continue
+        arrays = []
+        for _, row in top.iterrows():
+            record = records.get(("sbh", row["case_id"], row["seed"]))
+            path = find_artifact(results_dirs, "sbh", record.artifacts.get("predictions") if record else None)
+            arrays.append(np.load(path) if path else None)
+        if any(a is None for a in arrays):
+            continue
+        (a, b), (first, second) = top["structure"].tolist(), arrays
+        test = stats.mcnemar_exact(first["labels"], first["predictions"], second["predictions"])
+        rows.append({"backbone": backbone, "seed": seed, "A": label(a), "B": label(b), "acc A": top[PRIMARY].iloc[0], "acc B": top[PRIMARY].iloc[1], "only A right": test["only_a_right"], "only B right": test["only_b_right"], "p (exact)": test["p"], "different at 5 %": "yes" if test["different"] else "no"})
+    return pd.DataFrame(rows) if rows else None
+
+
 def seed000_summary(parts: dict) -> pd.DataFrame:
     """Seed 000's summary table: per experiment, best and worst structure from the data, beside the seed's."""
     rows = []
@@ -304,7 +388,7 @@ def reproduce_command(experiment: str, digits: str) -> str:
     return "pytest benchmarks -m sbh_seed001"
 
 
-def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, **_) -> dict:
+def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records: dict | None = None, results_dirs: list[Path] = (), **_) -> dict:
     """Everything the ``sbh`` template needs; figures are written under ``figures_dir``."""
     df = cases_frame(df_all)
     ran = set(df["case_id"]) if not df.empty else set()
@@ -329,14 +413,24 @@ def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, **_) -> dic
         flagged = failed_mask(group)
         experiment = group["experiment"].iloc[0]
         section = {"digits": digits, "tag": tag, "command": reproduce_command(experiment, digits), "figures": [], "summary": summary(group), "cases": group}
-        for metric, title in ACCURACY_METRICS.items():
-            table = pivot(group, metric)
-            path = grouped_bars(table, figures_dir / f"{tag}_{metric}.png", title=f"{title} - digits {digits}", ylabel="test accuracy", zoom=True, flagged=flagged)
+        for metric, title in [*ACCURACY_METRICS.items(), ("inference_s", "inference time (s)")]:
+            is_time = metric == "inference_s"
+            path = grouped_bars(
+                pivot(group, metric),
+                figures_dir / f"{tag}_{metric}.png",
+                title=f"{'inference time for the test subset' if is_time else title} - digits {digits}",
+                ylabel="seconds (median of rounds)" if is_time else "test accuracy",
+                zoom=not is_time,
+                flagged=flagged,
+                errors=ci_pivot(group, metric),
+            )
+            table = shown(group, metric, ".3f" if is_time else ".4f")
             section["figures"].append({"title": title, "metric": metric, "table": table, "png": f"{link_prefix}/{path.name}", "csv": f"{link_prefix}/{path.with_suffix('.csv').name}"})
-        table = pivot(group, "inference_s")
-        path = grouped_bars(table, figures_dir / f"{tag}_inference_s.png", title=f"inference time for the test subset - digits {digits}", ylabel="seconds (median of rounds)", flagged=flagged)
-        section["figures"].append({"title": "inference time (s)", "metric": "inference_s", "table": table, "png": f"{link_prefix}/{path.name}", "csv": f"{link_prefix}/{path.with_suffix('.csv').name}"})
         context["sections"].append(section)
+    context["significance"] = significance(df)
+    context["significance_table"] = significance_table(context["significance"])
+    context["pareto"] = pareto_part(df, figures_dir, link_prefix)
+    context["mcnemar"] = mcnemar_table(df, records or {}, results_dirs)
     sweep_cases = measured[measured["experiment"].isin(["size", "lr"])] if not measured.empty else measured
     context["sweep_cases"] = sweep_cases
     return context

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import models
-from harness.case import fill_training, judge, model_stats, new_record, recorded, skip_if_done
+from harness.case import fill_training, judge, model_stats, new_record, recorded, save_predictions, skip_if_done
 from harness.context import RunContext
 from harness.errors import BenchError
 from harness.fileio import atomic_write_bytes
@@ -108,6 +108,7 @@ def run_case(case: BlocksCase, ctx: RunContext, benchmark=None, *, profile: Prof
             test_acc=ClassificationTask.correct(logits, test.labels).item() / len(test),
             test_loss=ClassificationTask.loss(logits, test.labels).item(),
         )
+        save_predictions(record, ctx.results_dir, logits["logits"].argmax(1), test.labels)
         run_inference = inference_fn(model, test, batch_size=budget.eval_batch_size, device=ctx.device)
         timing = time_inference(benchmark, run_inference, rounds=profile.timing_rounds, warmup_rounds=profile.warmup_rounds, device=ctx.device)
         fill_training(record, history, timing, train_images=len(train), test_images=len(test))

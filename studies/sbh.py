@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import models
-from harness.case import fill_training, judge, model_stats, new_record, recorded, skip_if_done
+from harness.case import fill_training, judge, model_stats, new_record, recorded, save_predictions, skip_if_done
 from harness.context import RunContext
 from harness.mnist import mnist_splits
 from harness.records import ResultRecord
@@ -296,6 +296,7 @@ def run_case(case: SbhCase, ctx: RunContext, benchmark=None, *, profile: Profile
         record.model = model_stats(model, test.batch(torch.arange(1, device=ctx.device), ctx.device)[0])
         history, logits = fit(model, train, test, SbhTask, budget, device=ctx.device, generator=generator, name=case.id)
         record.metrics.update(metrics(logits, test.labels))
+        save_predictions(record, ctx.results_dir, decode(logits), test.labels)
         run_inference = inference_fn(model, test, batch_size=budget.eval_batch_size, device=ctx.device)
         timing = time_inference(benchmark, run_inference, rounds=profile.timing_rounds, warmup_rounds=profile.warmup_rounds, device=ctx.device)
         fill_training(record, history, timing, train_images=len(train), test_images=len(test))

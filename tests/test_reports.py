@@ -214,3 +214,37 @@ def test_seed000_best_structure_moves_with_the_numbers(seed000_records, tmp_path
     text = (tmp_path / "out" / "sbh.md").read_text()
     summary = text[text.index("## 3. Summary"):text.index("## 4.")]
     assert re.search(r"train-size sweep .*?\|\s+25 \| arch3 \(3\) 0.9999", summary)
+
+
+@pytest.fixture
+def three_seed_records(tmp_path):
+    """Seed 001's grid, 3 seeds, with stored predictions: arch1 clearly best, arch3 close behind."""
+    import numpy as np
+
+    acc = {"arch1": 0.990, "arch2": 0.950, "arch3": 0.985, "arch4-1": 0.960, "arch4-2": 0.940}
+    labels = np.arange(2000) % 3
+    records = []
+    for case in sbh.grid(sbh.SEED001_DIGITS):
+        for seed in range(3):
+            record = fake_record(case, acc=acc[case.structure] + 0.001 * seed, seconds=1.0 + 0.1 * seed, seed=seed)
+            wrong = int(round((1 - record.metrics["acc_all_heads"]) * len(labels)))
+            predictions = labels.copy()
+            predictions[(np.arange(wrong) * 7 + seed) % len(labels)] += 1
+            name = f"predictions/{case.id}-seed{seed}.npz"
+            (tmp_path / "results" / "sbh" / "predictions").mkdir(parents=True, exist_ok=True)
+            np.savez(tmp_path / "results" / "sbh" / name, predictions=predictions % 3, labels=labels)
+            record.artifacts["predictions"] = name
+            records.append(record)
+    write_records(tmp_path / "results", records)
+    return tmp_path / "results"
+
+
+def test_repeated_seeds_give_intervals_tests_and_a_pareto_front(three_seed_records, tmp_path):
+    assert render(three_seed_records, tmp_path / "out") == 0
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    assert re.search(r"\| arch1 \(1\)\s+\| 0\.9910 ± 0\.0025", text), "mean ± t-interval of 0.990, 0.991, 0.992"
+    assert "Non-dominated configurations" in text and "**arch1 (1) resnet18**" in text
+    assert re.search(r"\| digit combos \(seed 001 and 000\) \|\s+9 \|\s+5 \|", text)
+    assert "the structures differ. arch1 (1) is best on average" in text
+    assert re.search(r"\| resnet18\s+\|\s+0 \| arch1 \(1\) \| arch3 \(3\) \|", text), "McNemar row for the two best structures"
+    assert (tmp_path / "out" / "figures" / "d012_pareto.png").is_file()

@@ -1,0 +1,93 @@
+"""Is a difference real? Confidence intervals, rank tests and the accuracy/time Pareto front.
+
+Only scipy and statsmodels do the statistics; this module arranges records into the shape
+their tests expect and words the outcome.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.multitest import multipletests
+
+ALPHA = 0.05
+
+
+def ci_halfwidth(values: pd.Series, confidence: float = 0.95) -> float:
+    """Half-width of the Student-t confidence interval of the mean; NaN below two values."""
+    values = values.dropna()
+    if len(values) < 2:
+        return float("nan")
+    return float(stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+
+
+def mean_ci(df: pd.DataFrame, by: list[str], metric: str) -> pd.DataFrame:
+    """Per group: mean, 95 % CI half-width, number of seeds."""
+    grouped = df.groupby(by)[metric]
+    return pd.DataFrame({"mean": grouped.mean(), "ci95": grouped.agg(ci_halfwidth), "n": grouped.count()})
+
+
+def with_ci(means: pd.DataFrame, halves: pd.DataFrame, fmt: str = ".4f") -> pd.DataFrame:
+    """Cells as ``mean ± half`` where a CI exists, else the mean alone (one seed)."""
+
+    def cell(m, h):
+        if pd.isna(m):
+            return None
+        return f"{m:{fmt}} ± {h:{fmt}}" if pd.notna(h) else f"{m:{fmt}}"
+
+    halves = halves.reindex(index=means.index, columns=means.columns)
+    return pd.DataFrame([[cell(m, h) for m, h in zip(means.loc[i], halves.loc[i])] for i in means.index], index=means.index, columns=means.columns)
+
+
+def structure_tests(df: pd.DataFrame, blocks: list[str], treatment: str, metric: str) -> dict | None:
+    """Friedman test over complete blocks, then each treatment against the best, paired.
+
+    A block is one (combo, backbone, seed, ...) in which every treatment was measured; the
+    post-hoc test is a two-sided Wilcoxon signed-rank test with Holm's correction.
+    Returns None where there are fewer than 3 treatments or 2 blocks.
+    """
+    table = df.pivot_table(index=blocks, columns=treatment, values=metric, aggfunc="mean").dropna()
+    if table.shape[1] < 3 or table.shape[0] < 2:
+        return None
+    friedman = stats.friedmanchisquare(*[table[c].to_numpy() for c in table.columns])
+    best = table.mean().idxmax()
+    rows = []
+    for other in table.columns.drop(best):
+        diff = table[best] - table[other]
+        p = stats.wilcoxon(table[best], table[other]).pvalue if (diff != 0).any() else 1.0
+        rows.append({"against": other, "mean difference": diff.mean(), "wins of best": int((diff > 0).sum()), "blocks": len(diff), "p": p})
+    post = pd.DataFrame(rows)
+    post["p (Holm)"] = multipletests(post["p"], alpha=ALPHA, method="holm")[1]
+    post["different at 5 %"] = np.where(post["p (Holm)"] < ALPHA, "yes", "no")
+    return {"best": best, "blocks": table.shape[0], "treatments": table.shape[1], "friedman_stat": float(friedman.statistic), "friedman_p": float(friedman.pvalue), "posthoc": post}
+
+
+def reading(result: dict, name) -> str:
+    """The one-line conclusion of ``structure_tests``."""
+    if result["friedman_p"] >= ALPHA:
+        return (
+            f"Friedman p = {result['friedman_p']:.3g} over {result['blocks']} blocks: no evidence at 5 % that the "
+            f"{result['treatments']} structures differ; {name(result['best'])} is best on average only."
+        )
+    post = result["posthoc"]
+    beaten = [name(s) for s in post.loc[post["different at 5 %"] == "yes", "against"]]
+    tied = [name(s) for s in post.loc[post["different at 5 %"] == "no", "against"]]
+    text = f"Friedman p = {result['friedman_p']:.3g} over {result['blocks']} blocks: the structures differ. {name(result['best'])} is best on average"
+    text += f"; it beats {', '.join(beaten)} (Holm-corrected Wilcoxon, 5 %)" if beaten else "; no single pairwise difference survives Holm's correction"
+    return text + (f"; {', '.join(tied)} cannot be told apart from it." if tied and beaten else ".")
+
+
+def mcnemar_exact(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
+    """McNemar's exact test on paired test predictions of two models."""
+    right_a, right_b = pred_a == labels, pred_b == labels
+    table = [[int((right_a & right_b).sum()), int((right_a & ~right_b).sum())], [int((~right_a & right_b).sum()), int((~right_a & ~right_b).sum())]]
+    result = mcnemar(table, exact=True)
+    return {"only_a_right": table[0][1], "only_b_right": table[1][0], "p": float(result.pvalue), "different": bool(result.pvalue < ALPHA)}
+
+
+def pareto_front(df: pd.DataFrame, accuracy: str, cost: str) -> pd.Series:
+    """True for rows that no other row beats on both (higher accuracy, lower cost)."""
+    acc, time = df[accuracy].to_numpy(), df[cost].to_numpy()
+    dominated = [bool(((acc >= a) & (time <= t) & ((acc > a) | (time < t))).any()) for a, t in zip(acc, time)]
+    return pd.Series(~np.array(dominated, dtype=bool), index=df.index)
