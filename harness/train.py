@@ -58,26 +58,59 @@ class Budget:
     eval_batch_size: int = 1024
 
 
+@dataclass(frozen=True)
+class InputPrep:
+    """What turns a uint8 batch into the network's input, on the device, for a whole batch at once.
+
+    ``pad`` zero-pads every side (28 -> 32 with 2); ``resize`` rescales bilinearly to a square
+    side instead; ``shift`` is training-time augmentation: each image moved by up to that many
+    pixels in x and y (zeros flow in), drawn from torch's generator, which each case seeds.
+    """
+
+    pad: int = 0
+    resize: int | None = None
+    mean: float = MNIST_MEAN
+    std: float = MNIST_STD
+    shift: int = 0
+
+
+def _random_shift(x: torch.Tensor, limit: int) -> torch.Tensor:
+    """Translate each image by its own (dx, dy) in [-limit, limit], zero fill: one gather, no loop."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (limit,) * 4)
+    dy, dx = (torch.randint(0, 2 * limit + 1, (2, n), device=x.device))
+    rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])[:, None, :, None].expand(n, x.shape[1], h, w + 2 * limit)
+    x = padded.gather(2, rows)
+    cols = (torch.arange(w, device=x.device)[None, :] + dx[:, None])[:, None, None, :].expand(n, x.shape[1], h, w)
+    return x.gather(3, cols)
+
+
 @dataclass
 class DeviceData:
     """A whole split on the device: uint8 images [N, H, W] and int64 labels [N]."""
 
     images: torch.Tensor
     labels: torch.Tensor
-    pad: int = 0  # zero-padding on every side, applied to the uint8 batch before normalising
+    prep: InputPrep = InputPrep()
 
     def __len__(self) -> int:
         return len(self.labels)
 
     @classmethod
-    def create(cls, images: torch.Tensor, labels: torch.Tensor, device: torch.device, *, pad: int = 0) -> "DeviceData":
-        return cls(images.to(device, non_blocking=True), labels.to(device, non_blocking=True), pad)
+    def create(cls, images: torch.Tensor, labels: torch.Tensor, device: torch.device, *, prep: InputPrep = InputPrep()) -> "DeviceData":
+        return cls(images.to(device, non_blocking=True), labels.to(device, non_blocking=True), prep)
 
-    def batch(self, index: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, index: torch.Tensor, device: torch.device, *, train: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        prep = self.prep
         x = self.images[index].unsqueeze(1)
-        if self.pad:
-            x = F.pad(x, (self.pad,) * 4)
-        x = x.float().div_(255.0).sub_(MNIST_MEAN).div_(MNIST_STD)
+        if prep.pad:
+            x = F.pad(x, (prep.pad,) * 4)
+        x = x.float().div_(255.0)
+        if prep.resize:
+            x = F.interpolate(x, size=(prep.resize, prep.resize), mode="bilinear", align_corners=False, antialias=True)
+        if train and prep.shift:
+            x = _random_shift(x, prep.shift)
+        x = x.sub_(prep.mean).div_(prep.std)
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         return x, self.labels[index]
@@ -124,7 +157,7 @@ def train_one_epoch(
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     for step in range(steps):
-        x, y = data.batch(order[step * batch_size : (step + 1) * batch_size], device)
+        x, y = data.batch(order[step * batch_size : (step + 1) * batch_size], device, train=True)
         with _autocast(device):
             outputs = as_heads(model(x))
             loss = task.loss(outputs, y)

@@ -7,8 +7,11 @@ one lucky run); rerun this after changing a budget and update the profile and th
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
+
+import pandas as pd
 
 from reports.load import collect
 from reports.render import md_table
@@ -25,13 +28,44 @@ def spread(paths: list[Path], study: str, metric: str):
     return table
 
 
+MIN_MARGIN = 0.01
+
+
+def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame:
+    """Per threshold group: lowest run, widest seed range, and the threshold the rule gives.
+
+    Rule (docs/thresholds.md): floor to 0.01 of (lowest - max(0.01, widest range)). A group
+    none of whose cases ran with two seeds borrows the widest range measured in its
+    experiment for the same backbone (a sweep's other values), and says so.
+    """
+    df = collect(paths).study(study)
+    column, group = f"metrics.{metric}", "params.threshold_group"
+    if df.empty or column not in df or group not in df:
+        raise SystemExit(f"error: no {study} records with {group} and metrics.{metric} in {', '.join(map(str, paths))}")
+    df = df[df[column].notna()]
+    ranges = df.groupby([group, "case_id"])[column].agg(lambda s: s.max() - s.min() if s.count() > 1 else math.nan)
+    rows = []
+    for name, runs in df.groupby(group):
+        widest = ranges.loc[name].max()
+        source = "own seeds"
+        if math.isnan(widest):
+            experiment, backbone = name.split("/")[0], name.split("/")[-1]
+            kin = ranges[[g.startswith(experiment + "/") and g.endswith("/" + backbone) for g in ranges.index.get_level_values(0)]]
+            widest, source = (kin.max(), "borrowed from the experiment") if kin.notna().any() else (math.nan, "none: one seed")
+        margin = max(MIN_MARGIN, 0 if math.isnan(widest) else widest)
+        lowest = runs[column].min()
+        rows.append({"group": name, "runs": len(runs), "seeds": runs["seed"].nunique(), "lowest": lowest, "widest range": widest, "range from": source, "threshold": math.floor((lowest - margin) * 100) / 100})
+    return pd.DataFrame(rows).set_index("group")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reports.calibration", description=__doc__)
     parser.add_argument("results", nargs="+", type=Path)
     parser.add_argument("--study", required=True)
     parser.add_argument("--metric", required=True)
+    parser.add_argument("--groups", action="store_true", help="per threshold group, with the threshold the documented rule gives")
     args = parser.parse_args(argv)
-    print(md_table(spread(args.results, args.study, args.metric)))
+    print(md_table(group_thresholds(args.results, args.study, args.metric) if args.groups else spread(args.results, args.study, args.metric)))
     return 0
 
 

@@ -23,7 +23,7 @@ from harness.mnist import mnist_splits
 from harness.records import RecordError, ResultRecord, read_record, record_path
 from harness.runtime import seed_everything
 from harness.timing import inference_fn, time_inference
-from harness.train import Budget, ClassificationTask, DeviceData, fit, prepare_model
+from harness.train import Budget, ClassificationTask, DeviceData, InputPrep, fit, prepare_model
 
 STUDY = "blocks"
 PAD = 2  # 28 + 2 * 2 = 32, the seed's input size
@@ -85,7 +85,7 @@ def data(ctx: RunContext, profile: Profile) -> tuple[DeviceData, DeviceData]:
     if profile.train_images is not None and profile.train_images < len(train_y):
         keep = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(ctx.seed))[: profile.train_images]
         train_x, train_y = train_x[keep], train_y[keep]
-    return DeviceData.create(train_x, train_y, ctx.device, pad=PAD), DeviceData.create(test_x, test_y, ctx.device, pad=PAD)
+    return DeviceData.create(train_x, train_y, ctx.device, prep=InputPrep(pad=PAD)), DeviceData.create(test_x, test_y, ctx.device, prep=InputPrep(pad=PAD))
 
 
 def weights_path(ctx: RunContext, network: str):
@@ -171,7 +171,7 @@ def run_heatmaps(ctx: RunContext) -> ResultRecord:
         _, test = data(ctx, profile)
         first = torch.stack([(test.labels == c).nonzero()[0, 0] for c in range(10)])
         x, y = test.batch(first, ctx.device)
-        black, _ = DeviceData(torch.zeros_like(test.images[:10]), y, PAD).batch(torch.arange(10, device=ctx.device), ctx.device)
+        black, _ = DeviceData(torch.zeros_like(test.images[:10]), y, test.prep).batch(torch.arange(10, device=ctx.device), ctx.device)
         arrays = {"images": F.pad(test.images[first], (PAD,) * 4).cpu().numpy(), "labels": y.cpu().numpy()}
         deltas = {}
         for network in (best, REFERENCE):

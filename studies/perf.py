@@ -24,7 +24,7 @@ from harness.context import RunContext
 from harness.mnist import ensure_mnist, mnist_splits
 from harness.records import ResultRecord
 from harness.runtime import seed_everything, timed
-from harness.train import MNIST_MEAN, MNIST_STD, Budget, ClassificationTask, DeviceData, as_heads, prepare_model, train_one_epoch
+from harness.train import MNIST_MEAN, MNIST_STD, Budget, ClassificationTask, DeviceData, InputPrep, as_heads, prepare_model, train_one_epoch
 from studies import sbh
 
 STUDY = "perf"
@@ -87,12 +87,12 @@ def _fresh(case: PerfCase, ctx: RunContext) -> tuple[nn.Module, torch.optim.Opti
 
 def harness_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) -> float:
     x, y = _images(ctx, case)
-    data = DeviceData.create(x, y, ctx.device, pad=case.pad)
+    data = DeviceData.create(x, y, ctx.device, prep=InputPrep(pad=case.pad))
     model, optimizer = _fresh(case, ctx)
     generator = torch.Generator().manual_seed(ctx.seed)
 
     def epoch(n_steps: int) -> None:
-        subset = DeviceData(data.images[: n_steps * BATCH], data.labels[: n_steps * BATCH], data.pad)
+        subset = DeviceData(data.images[: n_steps * BATCH], data.labels[: n_steps * BATCH], data.prep)
         train_one_epoch(model, optimizer, subset, _task(case), batch_size=BATCH, generator=generator, device=ctx.device, epoch=1)
 
     epoch(warmup)
@@ -101,7 +101,7 @@ def harness_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) ->
 
 def minimal_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) -> float:
     x, y = _images(ctx, case)
-    data = DeviceData.create(x, y, ctx.device, pad=case.pad)
+    data = DeviceData.create(x, y, ctx.device, prep=InputPrep(pad=case.pad))
     model, optimizer = _fresh(case, ctx)
     task = _task(case)
 
@@ -109,7 +109,7 @@ def minimal_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) ->
         model.train()
         order = torch.randperm(len(data)).to(ctx.device)
         for step in range(n_steps):
-            xb, yb = data.batch(order[step * BATCH : (step + 1) * BATCH], ctx.device)
+            xb, yb = data.batch(order[step * BATCH : (step + 1) * BATCH], ctx.device, train=True)
             loss = task.loss(as_heads(model(xb)), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -172,7 +172,7 @@ def run_case(case: PerfCase, ctx: RunContext, *, profile: Profile | None = None)
             for name, measure in PIPELINES.items():
                 best[name] = min(best[name], measure(case, ctx, steps, profile.warmup_steps))
         rate = {name: steps * BATCH / seconds for name, seconds in best.items()}
-        example, _ = DeviceData.create(*_images(ctx, case), ctx.device, pad=case.pad).batch(torch.arange(1, device=ctx.device), ctx.device)
+        example, _ = DeviceData.create(*_images(ctx, case), ctx.device, prep=InputPrep(pad=case.pad)).batch(torch.arange(1, device=ctx.device), ctx.device)
         model, _ = _fresh(case, ctx)
         record.model = model_stats(model, example)
         achieved = 3 * record.model["flops_per_image"] * rate["harness"]  # backward ~ 2x forward
