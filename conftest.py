@@ -30,6 +30,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seeds", type=int, default=1, metavar="N", help="run every selected case with N seeds: --seed, --seed+1, ... (ids end in -seedK when N > 1)")
     group.addoption("--model", action="append", default=[], metavar="NAME[,NAME]", help="run only cases that use these registered models, e.g. resnet34 or arch2,vgg (repeatable)")
     group.addoption("--skip-done", action="store_true", help="skip cases whose passed/failed record for this profile and seed exists (resume a run)")
+    group.addoption("--emnist-tiny", action="store_true", help="test-only: run the emnist cases on a small fixture with a one-epoch budget and no accuracy bar")
     group.addoption("--deterministic", action="store_true", help="deterministic kernels on CUDA (slower); CPU runs are deterministic anyway")
 
 

@@ -56,6 +56,9 @@ class Budget:
     batch_size: int
     lr: float
     eval_batch_size: int = 1024
+    # ReduceLROnPlateau on the evaluated split's loss, torch's (and Keras's) defaults:
+    # factor 0.1 after 10 epochs without improvement.
+    plateau: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ class EpochLog:
     train_acc: float
     eval_acc: float
     elapsed_s: float  # training wall time up to the end of this epoch, evaluation excluded
+    eval_loss: float | None = None
+    lr: float | None = None  # the rate this epoch trained with
 
 
 def _autocast(device: torch.device):
@@ -203,6 +208,7 @@ def fit(
     """
     # The fused CUDA kernel updates every parameter in one launch; the CPU keeps the default.
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr, fused=device.type == "cuda" or None)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer) if budget.plateau else None
     history: list[EpochLog] = []
     logits: dict[str, torch.Tensor] = {}
     elapsed = 0.0
@@ -214,9 +220,13 @@ def fit(
             ),
         )
         elapsed += seconds
+        lr = optimizer.param_groups[0]["lr"]
         logits = evaluate(model, test, batch_size=budget.eval_batch_size, device=device)
         eval_acc = task.correct(logits, test.labels).item() / len(test)
-        history.append(EpochLog(epoch, train_loss, train_acc, eval_acc, elapsed))
+        eval_loss = task.loss(logits, test.labels).item()
+        if scheduler is not None:
+            scheduler.step(eval_loss)
+        history.append(EpochLog(epoch, train_loss, train_acc, eval_acc, elapsed, eval_loss, lr))
         log.info(
             "%s epoch %d/%d  loss %.4f  train_acc %.4f  test_acc %.4f  %.1fs",
             name, epoch, budget.epochs, train_loss, train_acc, eval_acc, elapsed,

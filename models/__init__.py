@@ -5,6 +5,6 @@ fill the registry. The names users type (``resnet34``, ``arch4-1``) are the regi
 the pytest ids and the labels in reports.
 """
 from models._registry import create, describe, list_models, register_model
-from models import backbones, blocks, lenet, sbh  # noqa: F401  (registration side effect)
+from models import backbones, blocks, classifiers, lenet, sbh  # noqa: F401  (registration side effect)
 
 __all__ = ["create", "describe", "list_models", "register_model"]

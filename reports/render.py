@@ -8,6 +8,7 @@ import pandas as pd
 
 from harness.fileio import atomic_write_bytes
 from reports import blocks as blocks_report
+from reports import emnist as emnist_report
 from reports import sbh as sbh_report
 from reports.load import Collection
 
@@ -17,6 +18,7 @@ FIGURES = "figures"
 STUDIES = {
     "sbh": ("Shared vs. split backbone and head (seeds 001, 000)", sbh_report),
     "blocks": ("Small MNIST networks from detector blocks (seed 003)", blocks_report),
+    "emnist": ("Model selection on EMNIST Balanced (seed 004)", emnist_report),
 }
 
 

@@ -3,7 +3,11 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 import models
+from harness import emnist
+from harness.idx import encode_idx
 from harness.records import ResultRecord
 
 
@@ -26,3 +30,18 @@ def write_records(directory: Path, records):
         path = record.path_in(directory)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(record)))
+
+
+def write_emnist(root, n_train=12, n_test=6):
+    """Upright images with a known asymmetric mark, stored transposed as EMNIST stores them."""
+    raw = emnist.raw_dir(root)
+    raw.mkdir(parents=True)
+    upright = {}
+    for part, n in (("train", n_train), ("test", n_test)):
+        images = np.zeros((n, 28, 28), np.uint8)
+        images[:, 2, 5:20] = 255  # a horizontal bar near the top: upright, it stays in row 2
+        images[np.arange(n), 10, np.arange(n) % 28] = np.arange(n) % 255 + 1  # a per-image tag
+        upright[part] = images
+        (raw / f"emnist-balanced-{part}-images-idx3-ubyte").write_bytes(encode_idx(np.ascontiguousarray(images.transpose(0, 2, 1))))
+        (raw / f"emnist-balanced-{part}-labels-idx1-ubyte").write_bytes(encode_idx((np.arange(n) % emnist.NUM_CLASSES).astype(np.uint8)))
+    return upright

@@ -3,24 +3,10 @@ import numpy as np
 import pytest
 import torch
 
+from fakes import write_emnist
 from harness import emnist
 from harness.errors import DataError, DataUnavailable
 from harness.idx import encode_idx
-
-
-def write_emnist(root, n_train=12, n_test=6):
-    """Upright images with a known asymmetric mark, stored transposed as EMNIST stores them."""
-    raw = emnist.raw_dir(root)
-    raw.mkdir(parents=True)
-    upright = {}
-    for part, n in (("train", n_train), ("test", n_test)):
-        images = np.zeros((n, 28, 28), np.uint8)
-        images[:, 2, 5:20] = 255  # a horizontal bar near the top: upright, it stays in row 2
-        images[np.arange(n), 10, np.arange(n)] = np.arange(n, dtype=np.uint8) + 1  # a per-image tag
-        upright[part] = images
-        (raw / f"emnist-balanced-{part}-images-idx3-ubyte").write_bytes(encode_idx(np.ascontiguousarray(images.transpose(0, 2, 1))))
-        (raw / f"emnist-balanced-{part}-labels-idx1-ubyte").write_bytes(encode_idx((np.arange(n) % emnist.NUM_CLASSES).astype(np.uint8)))
-    return upright
 
 
 def test_images_come_back_upright_with_labels_and_class_names(tmp_path):

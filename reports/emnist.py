@@ -1,0 +1,167 @@
+"""Tables, figures and the model choice for the ``emnist`` document (seed 004's layout)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from reports import stats
+from reports.figures import _save, grouped_bars
+from reports.load import find_artifact
+from studies import emnist
+
+# The seed's selection score: each criterion min-max normalised over the candidates so that 1
+# is best, then summed (higher total = better); ours uses our own measurements.
+SELECTION = {"test_top5": "higher", "latency_ms": "lower", "params": "lower"}
+
+
+def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    df = frame.rename(columns=lambda c: c.removeprefix("metrics.")).copy()
+    df["measured"] = df["status"].isin(["passed", "failed"])
+    df["params"] = df.get("model.params", pd.Series(float("nan"), index=df.index))
+    order = {case.id: i for i, case in enumerate(emnist.cases())}
+    return df.sort_values("case_id", key=lambda s: s.map(lambda c: order.get(c, -1))).set_index("case_id", drop=False)
+
+
+def _curves(records: dict, row) -> pd.DataFrame:
+    record = records[("emnist", row["case_id"], row["seed"])]
+    return pd.DataFrame(record.curves).set_index("epoch")
+
+
+def learning_curves(df: pd.DataFrame, records: dict, figures_dir: Path, name: str) -> Path:
+    """Loss and accuracy per epoch, train vs valid, one row of two panels per case."""
+    fig, axes = plt.subplots(len(df), 2, figsize=(9, 2.6 * len(df)), squeeze=False)
+    table = []
+    for i, (_, row) in enumerate(df.iterrows()):
+        curve = _curves(records, row)
+        for ax, (train, valid, what) in zip(axes[i], [("train_loss", "eval_loss", "loss"), ("train_acc", "eval_acc", "accuracy")]):
+            ax.plot(curve.index, curve[train], marker="o", label="train")
+            ax.plot(curve.index, curve[valid], marker="o", label="valid")
+            ax.set_title(f"{row['case_id']}: {what}", fontsize=9)
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
+        table.append(curve.assign(case_id=row["case_id"]).reset_index())
+    return _save(fig, figures_dir / name, pd.concat(table).set_index(["case_id", "epoch"]))
+
+
+def case_table(df: pd.DataFrame, with_seed: bool, delta: bool = False) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "change": df["params.change"],
+            "test acc": df["test_acc"],
+            "top-5": df["test_top5"],
+            "test loss": df["test_loss"],
+            "s / epoch": df["s_per_epoch"],
+            "train s": df["train_s"],
+            "params": df["params"].astype("Int64"),
+            "latency ms": df["latency_ms"],
+        },
+        index=df["case_id"],
+    )
+    if delta:
+        out.insert(2, "Δ vs previous", out["test acc"].diff())
+    if with_seed:
+        seed = pd.DataFrame(emnist.SEED_RESULTS).T.reindex(out.index)
+        out.insert(1, "seed test acc", seed["test_acc"])
+        if delta:
+            out.insert(3, "seed Δ", seed["test_acc"].diff())
+        out["seed s / epoch"] = seed["s_per_epoch"]
+    return out
+
+
+def selection_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Seed 004's selection score from our measurements: min-max normalised, summed, ranked."""
+    table = df[["test_top5", "latency_ms", "params", "test_acc"]].astype(float).copy()
+    for column, better in SELECTION.items():
+        values = table[column]
+        span = values.max() - values.min()
+        scaled = (values - values.min()) / span if span > 0 else values * 0 + 1.0
+        table[f"{column} score"] = scaled if better == "higher" else 1 - scaled
+    table["total"] = table[[f"{c} score" for c in SELECTION]].sum(axis=1)
+    table["rank"] = table["total"].rank(ascending=False, method="min").astype(int)
+    return table.sort_values("rank")
+
+
+def confusion_figure(path_npz: Path, classes: list[str], figures_dir: Path, case_id: str) -> Path:
+    arrays = np.load(path_npz)
+    n = len(classes)
+    matrix = np.zeros((n, n), dtype=int)
+    np.add.at(matrix, (arrays["labels"], arrays["predictions"]), 1)
+    fig, ax = plt.subplots(figsize=(9, 8))
+    image = ax.imshow(matrix / np.maximum(matrix.sum(1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), classes, fontsize=6)
+    ax.set_yticks(range(n), classes, fontsize=6)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"confusion matrix (row-normalised), {case_id}, test set")
+    fig.colorbar(image, fraction=0.046)
+    table = pd.DataFrame(matrix, index=pd.Index(classes, name="true"), columns=classes)
+    return _save(fig, figures_dir / "emnist_confusion.png", table)
+
+
+def samples_figure(path_npz: Path, classes: list[str], figures_dir: Path) -> Path:
+    arrays = np.load(path_npz)
+    n = len(arrays["labels"])
+    cols = 12
+    fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(cols * 0.9, 1.1 * ((n + cols - 1) // cols)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, label in zip(axes.flat, arrays["images"], arrays["labels"]):
+        ax.imshow(image, cmap="gray")
+        ax.set_title(classes[int(label)], fontsize=8)
+    return _save(fig, figures_dir / "emnist_samples.png", pd.DataFrame({"label": arrays["labels"]}))
+
+
+def data_part(df: pd.DataFrame, records: dict, results_dirs: list[Path], figures_dir: Path, link_prefix: str) -> dict | None:
+    rows = df[(df["case_id"] == emnist.DATA_ID) & (df["status"] == "passed")]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    record = records[("emnist", row["case_id"], row["seed"])]
+    classes = record.params["class_names"]
+    counts = pd.DataFrame(record.params["class_counts"], index=pd.Index(classes, name="class"))
+    bars = grouped_bars(counts, figures_dir / "emnist_class_counts.png", title="images per class and split", ylabel="images")
+    samples = find_artifact(results_dirs, "emnist", record.artifacts.get("samples"))
+    return {
+        "splits": pd.DataFrame({"images": [record.metrics[f"{s}_images"] for s in ("train", "valid", "test")]}, index=pd.Index(["train", "valid", "test"], name="split")),
+        "counts_png": f"{link_prefix}/{bars.name}",
+        "counts_range": (int(counts["train"].min()), int(counts["train"].max())),
+        "samples_png": f"{link_prefix}/{samples_figure(samples, classes, figures_dir).name}" if samples else None,
+        "classes": classes,
+    }
+
+
+def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records: dict, results_dirs: list[Path], **_) -> dict:
+    df = cases_frame(df_all)
+    training = df[df["measured"] & (df["case_id"] != emnist.DATA_ID)]
+    skipped = df[df["status"] == "error"]
+    context = {"data": data_part(df, records, results_dirs, figures_dir, link_prefix), "not_run": None, "problems": df[~df["status"].isin(["passed"])][["case_id", "status", "error"]]}
+    if training.empty:
+        reasons = sorted({str(e) for e in skipped["error"].dropna()})
+        context["not_run"] = reasons[0] if reasons else "no training records"
+        return {**context, "lenet": None, "ladder": None, "candidates": None, "selection": None, "mcnemar": None, "confusion": None}
+    pick = lambda ids: training.loc[[i for i in ids if i in training.index]]  # noqa: E731
+    lenet, ladder, candidates = pick([c.id for c in emnist.LENET]), pick([c.id for c in emnist.LADDER]), pick(emnist.CANDIDATE_IDS)
+    context["lenet"] = {"table": case_table(lenet, True), "curves": f"{link_prefix}/{learning_curves(lenet, records, figures_dir, 'emnist_lenet_curves.png').name}"} if len(lenet) else None
+    context["ladder"] = {"table": case_table(ladder, True, delta=True), "curves": f"{link_prefix}/{learning_curves(ladder, records, figures_dir, 'emnist_ladder_curves.png').name}"} if len(ladder) else None
+    context["candidates"] = {"table": case_table(candidates, False)} if len(candidates) else None
+    context["selection"] = context["mcnemar"] = context["confusion"] = None
+    if len(candidates) >= 2:
+        selection = selection_table(candidates)
+        chosen = selection.index[0]
+        context["selection"] = {"table": selection, "chosen": chosen}
+        best_two = candidates.sort_values("test_acc", ascending=False).head(2)
+        arrays = [find_artifact(results_dirs, "emnist", records[("emnist", r["case_id"], r["seed"])].artifacts.get("predictions")) for _, r in best_two.iterrows()]
+        if all(arrays):
+            a, b = (np.load(p) for p in arrays)
+            test = stats.mcnemar_exact(a["labels"], a["predictions"], b["predictions"])
+            context["mcnemar"] = {"a": best_two.index[0], "b": best_two.index[1], **test}
+        chosen_row = candidates.loc[chosen]
+        path = find_artifact(results_dirs, "emnist", records[("emnist", chosen, chosen_row["seed"])].artifacts.get("predictions"))
+        classes = context["data"]["classes"] if context["data"] else [str(i) for i in range(47)]
+        if path:
+            context["confusion"] = {"case": chosen, "png": f"{link_prefix}/{confusion_figure(path, classes, figures_dir, chosen).name}"}
+    return context
