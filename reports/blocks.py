@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 import models
-from reports.figures import grouped_bars, heatmap_grid
+from reports import stats
+from reports.figures import grouped_bars, heatmap_grid, pareto
 from reports.load import find_artifact
 from studies import blocks
 
@@ -24,6 +25,36 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values("network", key=lambda s: s.map(order)).set_index("network", drop=False)
 
 
+def over_seeds(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per network: numeric columns averaged over measured seeds, the worst status kept,
+    and ``test_acc_ci`` (95 % half-width, NaN with one seed)."""
+    if df.index.is_unique:
+        return df.assign(test_acc_ci=np.nan, seeds=1)
+    rank = {"passed": 0, "failed": 1, "diverged": 2, "oom": 3, "error": 4}
+    rows = []
+    for network, group in df.groupby(level=0, sort=False):
+        measured = group[group["measured"]]
+        row = group.iloc[0].copy()
+        numeric = measured.select_dtypes("number").mean()
+        row[numeric.index] = numeric
+        row["status"] = max(group["status"], key=lambda s: rank.get(s, 5))
+        row["measured"] = bool(len(measured))
+        row["test_acc_ci"] = stats.ci_halfwidth(measured["test_acc"]) if "test_acc" in measured else np.nan
+        row["seeds"] = len(measured)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
+    measured = df[df["measured"]]
+    if len(measured) < 2:
+        return None
+    points = measured[["network", "test_acc", "inference_s"]].reset_index(drop=True)
+    front = stats.pareto_front(points, "test_acc", "inference_s")
+    path = pareto(points, figures_dir / "blocks_pareto.png", x="inference_s", y="test_acc", label="network", front=front, title="test accuracy vs inference time (10,000 test images)", xlabel="inference time (s, log scale)", ylabel="test accuracy")
+    return {"png": f"{link_prefix}/{path.name}", "front": points[front].sort_values("inference_s")}
+
+
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     """Seed 003's four columns per block, ours beside the seed's."""
     rows = []
@@ -34,6 +65,8 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         for column in FOUR_COLUMNS:
             row[column] = ours[column] if ours is not None else np.nan
             row[f"seed {column}"] = seed[column]
+        if "test_acc_ci" in df and df["test_acc_ci"].notna().any():
+            row["test_acc ± (95 % CI)"] = ours["test_acc_ci"] if ours is not None else np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("block")
 
@@ -93,12 +126,14 @@ def heatmaps(frame: pd.DataFrame, records: dict, results_dirs: list[Path], figur
 
 
 def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records: dict, results_dirs: list[Path]) -> dict:
-    df = cases_frame(df_all)
+    per_seed = cases_frame(df_all)
+    df = over_seeds(per_seed)
     measured = df[df["measured"]]
     accuracy = measured[["acc", "test_acc"]].rename(columns={"acc": "train acc", "test_acc": "test acc"})
     accuracy.index.name, accuracy.columns.name = "network", "split"
     flagged = pd.DataFrame({c: measured["status"] == "failed" for c in accuracy.columns})
-    bars = grouped_bars(accuracy, figures_dir / "blocks_accuracy.png", title="accuracy per network", ylabel="accuracy", zoom=True, flagged=flagged)
+    errors = pd.DataFrame({"test acc": measured["test_acc_ci"]})
+    bars = grouped_bars(accuracy, figures_dir / "blocks_accuracy.png", title="accuracy per network (error bars: 95 % CI over seeds)", ylabel="accuracy", zoom=True, flagged=flagged, errors=errors)
     expected = [c.id for c in blocks.cases()]
     return {
         "df": df,
@@ -109,7 +144,8 @@ def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records:
         "accuracy_csv": f"{link_prefix}/{bars.with_suffix('.csv').name}",
         "heatmaps": heatmaps(df_all, records, results_dirs, figures_dir),
         "missing": [c for c in expected if c not in set(df["case_id"])],
-        "problems": df[df["status"] != "passed"],
+        "problems": per_seed[per_seed["status"] != "passed"],
+        "pareto": pareto_part(df, figures_dir, link_prefix),
         "link_prefix": link_prefix,
         "memory_method": next(iter(df.get("model.peak_memory_method", pd.Series(dtype=object)).dropna()), "not measured"),
         "profiles": blocks.PROFILES,

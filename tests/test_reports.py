@@ -248,3 +248,18 @@ def test_repeated_seeds_give_intervals_tests_and_a_pareto_front(three_seed_recor
     assert "the structures differ. arch1 (1) is best on average" in text
     assert re.search(r"\| resnet18\s+\|\s+0 \| arch1 \(1\) \| arch3 \(3\) \|", text), "McNemar row for the two best structures"
     assert (tmp_path / "out" / "figures" / "d012_pareto.png").is_file()
+
+
+def test_blocks_with_three_seeds_shows_intervals_and_a_pareto_front(blocks_records, tmp_path):
+    for path in sorted((blocks_records / "blocks").glob("*-seed0.json")):
+        record = json.loads(path.read_text())
+        if record["case_id"] == "heatmaps":
+            continue
+        for seed, shift in ((1, 0.002), (2, -0.002)):
+            copy = {**record, "seed": seed, "metrics": {**record["metrics"], "test_acc": record["metrics"]["test_acc"] + shift}}
+            path.with_name(path.name.replace("seed0", f"seed{seed}")).write_text(json.dumps(copy))
+    assert render(blocks_records, tmp_path / "out") == 0
+    text = (tmp_path / "out" / "blocks.md").read_text()
+    assert "test_acc ± (95 % CI)" in text and re.search(r"\| vgg\s+\|.*\|\s+0\.0050 \|", text), "t(0.975, 2) * sd 0.002 / sqrt(3) = 0.0050"
+    assert "Non-dominated networks" in text and "**vgg**" in text
+    assert (tmp_path / "out" / "figures" / "blocks_pareto.png").is_file()
