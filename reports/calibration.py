@@ -36,7 +36,9 @@ def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame
 
     Rule (docs/thresholds.md): floor to 0.01 of (lowest - max(0.01, widest range)). A group
     none of whose cases ran with two seeds borrows the widest range measured in its
-    experiment for the same backbone (a sweep's other values), and says so.
+    experiment for the same backbone (a sweep's other values); failing that, half the range
+    between the group's structures stands in for the seed spread (an unstable setting, such
+    as a high learning rate, spreads both), and the table says which was used.
     """
     df = collect(paths).study(study)
     column, group = f"metrics.{metric}", "params.threshold_group"
@@ -51,7 +53,10 @@ def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame
         if math.isnan(widest):
             experiment, backbone = name.split("/")[0], name.split("/")[-1]
             kin = ranges[[g.startswith(experiment + "/") and g.endswith("/" + backbone) for g in ranges.index.get_level_values(0)]]
-            widest, source = (kin.max(), "borrowed from the experiment") if kin.notna().any() else (math.nan, "none: one seed")
+            if kin.notna().any():
+                widest, source = kin.max(), "borrowed from the experiment"
+            else:
+                widest, source = (runs[column].max() - runs[column].min()) / 2, "half the range between structures (one seed)"
         margin = max(MIN_MARGIN, 0 if math.isnan(widest) else widest)
         lowest = runs[column].min()
         rows.append({"group": name, "runs": len(runs), "seeds": runs["seed"].nunique(), "lowest": lowest, "widest range": widest, "range from": source, "threshold": math.floor((lowest - margin) * 100) / 100})
