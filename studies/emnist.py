@@ -60,7 +60,7 @@ class EmnistCase:
     def params(self) -> dict:
         return {
             "model": self.model, "group": self.group, "batch_size": self.batch_size, "lr": self.lr, "plateau": self.plateau,
-            "input": f"zero-pad 28->32" if self.prep.pad else f"resize 28->{self.prep.resize}", "shift": self.prep.shift,
+            "input": "zero-pad 28->32" if self.prep.pad else f"resize 28->{self.prep.resize}", "shift": self.prep.shift,
             "build": dict(self.build), "change": self.change,
         }
 

@@ -1,5 +1,4 @@
 """A run stopped mid-case keeps the records already written and leaves no partial file."""
-import os
 import textwrap
 from pathlib import Path
 
@@ -16,6 +15,10 @@ CASES = textwrap.dedent(
     import pytest
     from harness.case import recorded, judge
     from harness.records import ResultRecord
+
+    # A shell starts background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt; a user's terminal does not do that, so restore Python's handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     @pytest.mark.parametrize("n", [1, 2, 3])
     def test_case(n, tmp_path_factory):

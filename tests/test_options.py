@@ -57,7 +57,7 @@ def test_header_shows_profile_device_and_data_root(pytester, tmp_path):
 
 
 def test_seeds_repeat_every_case_with_the_seed_in_its_id(pytester):
-    result = run(pytester, "--seeds", "3", "--seed", "4", "-k", "d012-arch1-resnet18 or vgg")
+    result = run(pytester, "--seeds", "3", "--seed", "4", "-k", "d012-arch1-resnet18 or vgg", "-m", "sbh_seed001 or blocks")
     result.stdout.fnmatch_lines(["*vgg-seed5*", "*d012-arch1-resnet18-seed4*", "*d012-arch1-resnet18-seed6*", "*6/* tests collected*"])
 
 

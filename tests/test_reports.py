@@ -2,8 +2,6 @@
 import json
 import re
 import struct
-from dataclasses import asdict
-from pathlib import Path
 
 import pytest
 
