@@ -100,6 +100,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         names = {n for value in (params.params.values() if params else []) for n in getattr(value, "model_names", ())}
         return bool(names & config.bench_models)
 
-    keep = [item for item in items if uses_asked_model(item)]
-    config.hook.pytest_deselected(items=[item for item in items if not uses_asked_model(item)])
+    keep, drop = [], []
+    for item in items:
+        (keep if uses_asked_model(item) else drop).append(item)
+    config.hook.pytest_deselected(items=drop)
     items[:] = keep

@@ -126,10 +126,17 @@ def fill_training(record: ResultRecord, history: list[EpochLog], timing: Timing,
     record.budget.update(train_images=train_images, test_images=test_images)
 
 
+def save_arrays(record: ResultRecord, results_dir: Path, key: str, stem: str, **arrays: np.ndarray) -> None:
+    """Arrays beside the record as ``<study>/<stem>-seed<N>.npz`` (compressed, written atomically);
+    ``record.artifacts[key]`` names the file relative to the study folder."""
+    name = f"{stem}-seed{record.seed}.npz"
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(Path(results_dir) / record.study / name, buffer.getvalue())
+    record.artifacts[key] = name
+
+
 def save_predictions(record: ResultRecord, results_dir: Path, predictions: torch.Tensor, labels: torch.Tensor) -> None:
     """Test-set predictions beside the record, so paired tests between models can run later."""
-    name = f"predictions/{record.case_id}-seed{record.seed}.npz"
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, predictions=predictions.cpu().numpy().astype(np.int16), labels=labels.cpu().numpy().astype(np.int16))
-    atomic_write_bytes(Path(results_dir) / record.study / name, buffer.getvalue())
-    record.artifacts["predictions"] = name
+    as_int16 = {"predictions": predictions, "labels": labels}
+    save_arrays(record, results_dir, "predictions", f"predictions/{record.case_id}", **{k: v.cpu().numpy().astype(np.int16) for k, v in as_int16.items()})

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
-from reports.load import collect
+from reports.load import collect_and_warn
 from reports.render import render_all
 
 DEFAULT_OUT = Path("results/report")
@@ -30,11 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: {', '.join(missing)} does not exist; run `pytest benchmarks` (or `tox -e bench`) to produce result records", file=sys.stderr)
         return 2
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        collection = collect(args.results)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    collection = collect_and_warn(args.results)
     if collection.frame.empty:
         where = ", ".join(str(p) for p in args.results)
         print(f"error: no result records in {where}; run `pytest benchmarks` (or `tox -e bench`) to produce them", file=sys.stderr)

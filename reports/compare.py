@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from reports.load import collect
+from reports.load import collect_and_warn
 from reports.render import md_table
 
 # The smallest margin docs/thresholds.md keeps below the lowest calibration run.
@@ -41,11 +40,7 @@ class Comparison:
 
 
 def _frame(paths: list[Path], side: str) -> pd.DataFrame:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        collection = collect(paths)
-    for w in caught:
-        print(f"warning ({side}): {w.message}", file=sys.stderr)
+    collection = collect_and_warn(paths, side)
     if collection.frame.empty:
         raise ValueError(f"{side}: no result records in {', '.join(map(str, paths))}")
     return collection.frame

@@ -7,9 +7,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from harness.emnist import NUM_CLASSES
 from reports import stats
-from reports.figures import _save, grouped_bars
-from reports.load import find_artifact
+from reports.figures import grouped_bars, save_figure
+from reports.load import find_artifact, load_predictions
 from studies import emnist
 
 # The seed's selection score: each criterion min-max normalised over the candidates so that 1
@@ -44,7 +45,7 @@ def learning_curves(df: pd.DataFrame, records: dict, figures_dir: Path, name: st
             ax.grid(alpha=0.3)
             ax.legend(fontsize="small")
         table.append(curve.assign(case_id=row["case_id"]).reset_index())
-    return _save(fig, figures_dir / name, pd.concat(table).set_index(["case_id", "epoch"]))
+    return save_figure(fig, figures_dir / name, pd.concat(table).set_index(["case_id", "epoch"]))
 
 
 def case_table(df: pd.DataFrame, with_seed: bool, delta: bool = False) -> pd.DataFrame:
@@ -85,8 +86,7 @@ def selection_table(df: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("rank")
 
 
-def confusion_figure(path_npz: Path, classes: list[str], figures_dir: Path, case_id: str) -> Path:
-    arrays = np.load(path_npz)
+def confusion_figure(arrays: dict, classes: list[str], figures_dir: Path, case_id: str) -> Path:
     n = len(classes)
     matrix = np.zeros((n, n), dtype=int)
     np.add.at(matrix, (arrays["labels"], arrays["predictions"]), 1)
@@ -99,7 +99,7 @@ def confusion_figure(path_npz: Path, classes: list[str], figures_dir: Path, case
     ax.set_title(f"confusion matrix (row-normalised), {case_id}, test set")
     fig.colorbar(image, fraction=0.046)
     table = pd.DataFrame(matrix, index=pd.Index(classes, name="true"), columns=classes)
-    return _save(fig, figures_dir / "emnist_confusion.png", table)
+    return save_figure(fig, figures_dir / "emnist_confusion.png", table)
 
 
 def samples_figure(path_npz: Path, classes: list[str], figures_dir: Path) -> Path:
@@ -112,7 +112,7 @@ def samples_figure(path_npz: Path, classes: list[str], figures_dir: Path) -> Pat
     for ax, image, label in zip(axes.flat, arrays["images"], arrays["labels"]):
         ax.imshow(image, cmap="gray")
         ax.set_title(classes[int(label)], fontsize=8)
-    return _save(fig, figures_dir / "emnist_samples.png", pd.DataFrame({"label": arrays["labels"]}))
+    return save_figure(fig, figures_dir / "emnist_samples.png", pd.DataFrame({"label": arrays["labels"]}))
 
 
 def data_part(df: pd.DataFrame, records: dict, results_dirs: list[Path], figures_dir: Path, link_prefix: str) -> dict | None:
@@ -154,14 +154,12 @@ def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records:
         chosen = selection.index[0]
         context["selection"] = {"table": selection, "chosen": chosen}
         best_two = candidates.sort_values("test_acc", ascending=False).head(2)
-        arrays = [find_artifact(results_dirs, "emnist", records[("emnist", r["case_id"], r["seed"])].artifacts.get("predictions")) for _, r in best_two.iterrows()]
-        if all(arrays):
-            a, b = (np.load(p) for p in arrays)
+        a, b = (load_predictions(records, results_dirs, "emnist", r["case_id"], r["seed"]) for _, r in best_two.iterrows())
+        if a is not None and b is not None:
             test = stats.mcnemar_exact(a["labels"], a["predictions"], b["predictions"])
             context["mcnemar"] = {"a": best_two.index[0], "b": best_two.index[1], **test}
-        chosen_row = candidates.loc[chosen]
-        path = find_artifact(results_dirs, "emnist", records[("emnist", chosen, chosen_row["seed"])].artifacts.get("predictions"))
-        classes = context["data"]["classes"] if context["data"] else [str(i) for i in range(47)]
-        if path:
-            context["confusion"] = {"case": chosen, "png": f"{link_prefix}/{confusion_figure(path, classes, figures_dir, chosen).name}"}
+        predictions = load_predictions(records, results_dirs, "emnist", chosen, candidates.loc[chosen, "seed"])
+        classes = context["data"]["classes"] if context["data"] else [str(i) for i in range(NUM_CLASSES)]
+        if predictions is not None:
+            context["confusion"] = {"case": chosen, "png": f"{link_prefix}/{confusion_figure(predictions, classes, figures_dir, chosen).name}"}
     return context

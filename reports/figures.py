@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 _PNG_METADATA = {"Software": None}
 
 
-def _save(fig, path: Path, table: pd.DataFrame) -> Path:
+def save_figure(fig, path: Path, table: pd.DataFrame) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata=_PNG_METADATA)
@@ -69,7 +69,7 @@ def grouped_bars(
     ax.grid(axis="y", alpha=0.3)
     # Outside the axes, so that it never hides a bar.
     ax.legend(title=table.columns.name, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _save(fig, path, table)
+    return save_figure(fig, path, table)
 
 
 def lines(table: pd.DataFrame, path: Path, *, title: str, xlabel: str, ylabel: str, logx: bool = False, xtick_labels=None) -> Path:
@@ -87,7 +87,7 @@ def lines(table: pd.DataFrame, path: Path, *, title: str, xlabel: str, ylabel: s
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(title=table.columns.name, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _save(fig, path, table)
+    return save_figure(fig, path, table)
 
 
 def pareto(points: pd.DataFrame, path: Path, *, x: str, y: str, label: str, front: pd.Series, title: str, xlabel: str, ylabel: str) -> Path:
@@ -105,7 +105,7 @@ def pareto(points: pd.DataFrame, path: Path, *, x: str, y: str, label: str, fron
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="lower right")
-    return _save(fig, path, points.assign(pareto=front).set_index(label))
+    return save_figure(fig, path, points.assign(pareto=front).set_index(label))
 
 
 def _flags(flagged: pd.DataFrame | None, column, n: int) -> list[bool]:
@@ -137,4 +137,4 @@ def heatmap_grid(arrays: dict, networks: list[str], path: Path) -> Path:
         ax.set_xticks([])
         ax.set_yticks([])
     summary = pd.DataFrame({f"sum_attr_{nw}": arrays[f"attr_{nw}"].reshape(n, -1).sum(1) for nw in networks}, index=pd.Index(labels, name="label"))
-    return _save(fig, path, summary)
+    return save_figure(fig, path, summary)

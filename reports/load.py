@@ -8,10 +8,12 @@ so; a file that is not a readable record is skipped with a warning that names it
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.records import RecordError, ResultRecord, read_record
@@ -96,3 +98,20 @@ def find_artifact(results_dirs: list[Path], study: str, name: str | None) -> Pat
             if found is not None:
                 return found
     return None
+
+
+
+def load_predictions(records: dict, results_dirs: list[Path], study: str, case_id: str, seed: int) -> dict | None:
+    """A case's stored test ``predictions`` and ``labels``, or None where its record kept none."""
+    record = records.get((study, case_id, seed))
+    path = find_artifact(results_dirs, study, record.artifacts.get("predictions") if record else None)
+    return dict(np.load(path)) if path else None
+
+def collect_and_warn(paths: list[Path], label: str = "") -> Collection:
+    """``collect``, printing each file it skipped as a ``warning`` line on stderr (the CLIs' view)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        collection = collect(paths)
+    for w in caught:
+        print(f"warning{f' ({label})' if label else ''}: {w.message}", file=sys.stderr)
+    return collection

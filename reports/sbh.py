@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import models
 from models.sbh import STRUCTURES
 from reports import stats
 from reports.figures import grouped_bars, lines, pareto
-from reports.load import find_artifact
+from reports.load import load_predictions
 from studies import sbh
 
 ACCURACY_METRICS = {
@@ -351,11 +350,7 @@ def mcnemar_table(df: pd.DataFrame, records: dict, results_dirs: list[Path]) -> 
         top = group.sort_values(PRIMARY, ascending=False).head(2)
         if len(top) < 2:
             continue
-        arrays = []
-        for _, row in top.iterrows():
-            record = records.get(("sbh", row["case_id"], row["seed"]))
-            path = find_artifact(results_dirs, "sbh", record.artifacts.get("predictions") if record else None)
-            arrays.append(np.load(path) if path else None)
+        arrays = [load_predictions(records, results_dirs, "sbh", row["case_id"], row["seed"]) for _, row in top.iterrows()]
         if any(a is None for a in arrays):
             continue
         (a, b), (first, second) = top["structure"].tolist(), arrays
@@ -420,6 +415,7 @@ def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records:
         section = {"digits": digits, "tag": tag, "command": reproduce_command(experiment, digits), "figures": [], "summary": summary(group), "cases": group}
         for metric, title in [*ACCURACY_METRICS.items(), ("inference_s", "inference time (s)")]:
             is_time = metric == "inference_s"
+            fmt = ".3f" if is_time else ".4f"
             path = grouped_bars(
                 pivot(group, metric),
                 figures_dir / f"{tag}_{metric}.png",
@@ -429,8 +425,7 @@ def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records:
                 flagged=flagged,
                 errors=ci_pivot(group, metric),
             )
-            table = shown(group, metric, ".3f" if is_time else ".4f")
-            section["figures"].append({"title": title, "metric": metric, "table": table, "png": f"{link_prefix}/{path.name}", "csv": f"{link_prefix}/{path.with_suffix('.csv').name}"})
+            section["figures"].append({**_figure(path, link_prefix, title, shown(group, metric, fmt), fmt), "metric": metric})
         context["sections"].append(section)
     context["significance"] = significance(df)
     context["significance_table"] = significance_table(context["significance"])

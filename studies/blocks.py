@@ -9,12 +9,11 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 import models
-from harness.case import fill_training, judge, model_stats, new_record, recorded, save_predictions, skip_if_done
+from harness.case import fill_training, judge, model_stats, new_record, recorded, save_arrays, save_predictions, skip_if_done
 from harness.context import RunContext
 from harness.errors import BenchError
 from harness.fileio import atomic_write_bytes
@@ -184,11 +183,7 @@ def run_heatmaps(ctx: RunContext) -> ResultRecord:
             deltas[network] = (delta.abs() / gap.abs().clamp_min(1e-6)).max().item()
             arrays[f"attr_{network}"] = attributions.squeeze(1).detach().cpu().numpy()
             arrays[f"pred_{network}"] = logits.argmax(1).cpu().numpy()
-        name = f"{HEATMAP_ID}-seed{ctx.seed}.npz"
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
-        atomic_write_bytes(ctx.results_dir / STUDY / name, buffer.getvalue())
-        record.artifacts["attributions"] = name
+        save_arrays(record, ctx.results_dir, "attributions", HEATMAP_ID, **arrays)
         record.metrics.update({f"ig_relative_delta_{k}": v for k, v in deltas.items()})
         record.metrics["ig_completeness"] = 1.0 - max(deltas.values())
         judge(record)

@@ -10,18 +10,15 @@ EMNIST has no offline source: without its files every case skips with the reason
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 import models
-from harness.case import fill_training, judge, model_stats, new_record, recorded, save_predictions, skip_if_done
+from harness.case import fill_training, judge, model_stats, new_record, recorded, save_arrays, save_predictions, skip_if_done
 from harness.context import RunContext
 from harness.emnist import NUM_CLASSES, load_emnist, require_emnist, train_valid_split
-from harness.fileio import atomic_write_bytes
 from harness.records import ResultRecord
 from harness.runtime import seed_everything, timed
 from harness.timing import inference_fn, time_inference
@@ -140,7 +137,7 @@ def epochs_for(case: EmnistCase, profile: Profile) -> int:
 
 
 def splits(ctx: RunContext, profile: Profile):
-    """(train, valid, test) as uint8 images + labels on the CPU, and the class names; cached per session."""
+    """(train, valid, test) as uint8 images + labels (CPU tensors), and the class names; cached per session."""
     root = require_emnist(ctx.data_root)
 
     def load():
@@ -184,11 +181,7 @@ def run_data_case(ctx: RunContext, profile_name: str) -> ResultRecord:
         record.params["class_names"] = classes
         record.params["class_counts"] = {split: torch.bincount(y, minlength=len(classes)).tolist() for split, y in (("train", train_y), ("valid", valid_y), ("test", test_y))}
         first = torch.stack([(train_y == c).nonzero().flatten()[0] if (train_y == c).any() else torch.tensor(0) for c in range(len(classes))])
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, images=train_x[first].numpy(), labels=train_y[first].numpy())
-        name = f"samples-seed{ctx.seed}.npz"
-        atomic_write_bytes(ctx.results_dir / STUDY / name, buffer.getvalue())
-        record.artifacts["samples"] = name
+        save_arrays(record, ctx.results_dir, "samples", "samples", images=train_x[first].numpy(), labels=train_y[first].numpy())
         record.status = "passed"
     return record
 
@@ -200,17 +193,18 @@ def run_case(case: EmnistCase, ctx: RunContext, benchmark=None, *, profile_name:
     params = {**case.params(), "threshold_source": profile.threshold_source}
     record = new_record(STUDY, case.id, params, ctx, thresholds=profile.thresholds, budget=budget)
     with recorded(record, ctx.results_dir):
-        (train_x, train_y), (valid_x, valid_y), (test_x, test_y), classes = splits(ctx, profile)
+        (train_x, train_y), (valid_x, valid_y), (test_x, test_y), _ = splits(ctx, profile)
         train, valid, test = (DeviceData.create(x, y, ctx.device, prep=case.prep) for x, y in ((train_x, train_y), (valid_x, valid_y), (test_x, test_y)))
         generator = seed_everything(ctx.seed)
         model = prepare_model(models.create(case.model, num_classes=NUM_CLASSES, **case.build), ctx.device)
         record.model = model_stats(model, test.batch(torch.arange(1, device=ctx.device), ctx.device)[0])
-        history, valid_logits = fit(model, train, valid, ClassificationTask, budget, device=ctx.device, generator=generator, name=case.id)
-        logits = evaluate(model, test, batch_size=budget.eval_batch_size, device=ctx.device)["logits"]
+        history, _ = fit(model, train, valid, ClassificationTask, budget, device=ctx.device, generator=generator, name=case.id)
+        outputs = evaluate(model, test, batch_size=budget.eval_batch_size, device=ctx.device)
+        logits = outputs["logits"]
         record.metrics.update(
             test_acc=top_k(logits, test.labels, 1),
             test_top5=top_k(logits, test.labels, 5),
-            test_loss=F.cross_entropy(logits, test.labels).item(),
+            test_loss=ClassificationTask.loss(outputs, test.labels).item(),
             valid_acc=history[-1].eval_acc,
             valid_loss=history[-1].eval_loss,
         )
