@@ -32,6 +32,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--skip-done", action="store_true", help="skip cases whose passed/failed record for this profile and seed exists (resume a run)")
     group.addoption("--emnist-tiny", action="store_true", help="test-only: run the emnist cases on a small fixture with a one-epoch budget and no accuracy bar")
     group.addoption("--deterministic", action="store_true", help="deterministic kernels on CUDA (slower); CPU runs are deterministic anyway")
+    group.addoption("--compile", action="store_true", help="torch.compile every model before training (the first steps then include compilation)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,6 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
         results_dir=Path(opt.results_dir),
         seed=opt.seed,
         deterministic=opt.deterministic,
+        compile=opt.compile,
         skip_done=opt.skip_done,
     )
 

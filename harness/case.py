@@ -106,7 +106,7 @@ def new_record(study: str, case_id: str, params: dict, ctx: RunContext, *, thres
         device=ctx.device.type,
         thresholds=dict(thresholds),
         budget=asdict(budget),
-        environment=machine_info(ctx.device),
+        environment={**machine_info(ctx.device), "deterministic": ctx.deterministic, "torch_compile": ctx.compile},
         git_commit=git_commit(),
     )
 

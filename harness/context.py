@@ -30,6 +30,7 @@ class RunContext:
     results_dir: Path
     seed: int = 0
     deterministic: bool = False
+    compile: bool = False  # torch.compile the models; the first epoch's time then includes compilation
     skip_done: bool = False
     _cache: dict = field(default_factory=dict, repr=False)
 

@@ -99,7 +99,7 @@ def run_case(case: BlocksCase, ctx: RunContext, benchmark=None, *, profile: Prof
     with recorded(record, ctx.results_dir):
         train, test = data(ctx, profile)
         generator = seed_everything(ctx.seed)
-        model = prepare_model(models.create(case.network), ctx.device)
+        model = prepare_model(models.create(case.network), ctx.device, compile=ctx.compile)
         example, example_y = train.batch(torch.arange(budget.batch_size, device=ctx.device), ctx.device)
         record.model = {**model_stats(model, example), **training_step_peak(model, example, example_y, ClassificationTask), "conv_depth": model.conv_depth}
         history, logits = fit(model, train, test, ClassificationTask, budget, device=ctx.device, generator=generator, name=case.id)

@@ -196,7 +196,7 @@ def run_case(case: EmnistCase, ctx: RunContext, benchmark=None, *, profile_name:
         (train_x, train_y), (valid_x, valid_y), (test_x, test_y), _ = splits(ctx, profile)
         train, valid, test = (DeviceData.create(x, y, ctx.device, prep=case.prep) for x, y in ((train_x, train_y), (valid_x, valid_y), (test_x, test_y)))
         generator = seed_everything(ctx.seed)
-        model = prepare_model(models.create(case.model, num_classes=NUM_CLASSES, **case.build), ctx.device)
+        model = prepare_model(models.create(case.model, num_classes=NUM_CLASSES, **case.build), ctx.device, compile=ctx.compile)
         record.model = model_stats(model, test.batch(torch.arange(1, device=ctx.device), ctx.device)[0])
         history, _ = fit(model, train, valid, ClassificationTask, budget, device=ctx.device, generator=generator, name=case.id)
         outputs = evaluate(model, test, batch_size=budget.eval_batch_size, device=ctx.device)

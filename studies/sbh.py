@@ -305,7 +305,7 @@ def run_case(case: SbhCase, ctx: RunContext, benchmark=None, *, profile: Profile
     with recorded(record, ctx.results_dir):
         train, test = task_data(case, ctx, profile)
         generator = seed_everything(ctx.seed)
-        model = prepare_model(models.create(case.structure, backbone=case.backbone), ctx.device)
+        model = prepare_model(models.create(case.structure, backbone=case.backbone), ctx.device, compile=ctx.compile)
         record.model = model_stats(model, test.batch(torch.arange(1, device=ctx.device), ctx.device)[0])
         history, logits = fit(model, train, test, SbhTask, budget, device=ctx.device, generator=generator, name=case.id)
         record.metrics.update(metrics(logits, test.labels))
