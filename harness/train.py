@@ -147,6 +147,12 @@ def prepare_model(model: nn.Module, device: torch.device, *, compile: bool = Fal
     return model
 
 
+def adam(model: nn.Module, lr: float, device: torch.device) -> torch.optim.Adam:
+    """The optimizer of every study and of the perf pipelines."""
+    # The fused CUDA kernel updates every parameter in one launch; the CPU keeps the default.
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=device.type == "cuda" or None)
+
+
 def train_one_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -211,8 +217,7 @@ def fit(
 
     Returns the per-epoch history and the test logits after the last epoch.
     """
-    # The fused CUDA kernel updates every parameter in one launch; the CPU keeps the default.
-    optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr, fused=device.type == "cuda" or None)
+    optimizer = adam(model, budget.lr, device)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer) if budget.plateau else None
     history: list[EpochLog] = []
     logits: dict[str, torch.Tensor] = {}

@@ -29,7 +29,7 @@ from harness.errors import BenchError
 from harness.mnist import ensure_mnist, mnist_splits
 from harness.records import ResultRecord
 from harness.runtime import seed_everything, timed
-from harness.train import MNIST_MEAN, MNIST_STD, Budget, ClassificationTask, DeviceData, InputPrep, as_heads, autocast, prepare_model, train_one_epoch
+from harness.train import MNIST_MEAN, MNIST_STD, Budget, ClassificationTask, DeviceData, InputPrep, adam, as_heads, autocast, prepare_model, train_one_epoch
 from studies import emnist, sbh
 
 STUDY = "perf"
@@ -89,7 +89,7 @@ def _images(ctx: RunContext, case: PerfCase) -> tuple[torch.Tensor, torch.Tensor
 def _fresh(case: PerfCase, ctx: RunContext) -> tuple[nn.Module, torch.optim.Optimizer]:
     seed_everything(ctx.seed)
     model = prepare_model(models.create(case.model, **case.build), ctx.device, compile=ctx.compile)
-    return model, torch.optim.Adam(model.parameters(), lr=1e-4, fused=ctx.device.type == "cuda" or None)
+    return model, adam(model, 1e-4, ctx.device)
 
 
 def _check_one_epoch(case: PerfCase, n_images: int, steps: int, warmup: int) -> None:
@@ -241,7 +241,7 @@ def run_epoch_case(case: EpochCase, ctx: RunContext) -> ResultRecord:
         labels = torch.randint(0, NUM_CLASSES, (EPOCH_IMAGES,), generator=generator)
         data = DeviceData.create(images, labels, ctx.device, prep=case.prep)
         model = prepare_model(models.create(case.model, num_classes=NUM_CLASSES), ctx.device, compile=ctx.compile)
-        optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr, fused=ctx.device.type == "cuda" or None)
+        optimizer = adam(model, budget.lr, ctx.device)
 
         def epoch(number: int) -> None:
             train_one_epoch(model, optimizer, data, ClassificationTask, batch_size=BATCH, generator=generator, device=ctx.device, epoch=number)
