@@ -1,20 +1,18 @@
 """Command-line options of the suite, validated once; the session's RunContext fixture."""
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import models  # noqa: E402
-from harness.context import PROFILE_CHOICES, RunContext, resolve_profile  # noqa: E402
-from harness.errors import BenchError  # noqa: E402
-from harness.mnist import DATA_ROOT_ENV, default_data_root  # noqa: E402
-from harness.runtime import DEVICE_CHOICES, configure_backends, device_label, resolve_device  # noqa: E402
-from studies.sbh import parse_digits  # noqa: E402
+import models
+from harness.context import PROFILE_CHOICES, RunContext, resolve_profile
+from harness.errors import BenchError
+from harness.mnist import DATA_ROOT_ENV, default_data_root
+from harness.runtime import DEVICE_CHOICES, configure_backends, device_label, resolve_device
+from studies import GENERAL_MARKERS, STUDIES
+from studies.sbh import parse_digits
 
 CONTEXT_KEY = pytest.StashKey[RunContext]()
 
@@ -36,6 +34,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Every study's marker and its experiments' markers come from the registry (--strict-markers).
+    for study in STUDIES.values():
+        for marker, text in study.markers():
+            config.addinivalue_line("markers", f"{marker}: {text}")
+    for marker, text in GENERAL_MARKERS.items():
+        config.addinivalue_line("markers", f"{marker}: {text}")
     opt = config.option
     try:
         device = resolve_device(opt.device)
@@ -93,7 +97,15 @@ def case_context(run_context: RunContext, request: pytest.FixtureRequest) -> Run
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--model``: keep the cases whose parameters name one of the models asked for."""
+    """Studies that measure the machine run only when selected alone; ``--model`` keeps the
+    cases whose parameters name one of the models asked for."""
+    markexpr = config.option.markexpr or ""
+    for study in STUDIES.values():
+        if study.run_alone and study.name not in markexpr:
+            reason = f"{study.name} measures the machine; run it alone with `{study.command}`"
+            for item in items:
+                if item.get_closest_marker(study.name):
+                    item.add_marker(pytest.mark.skip(reason=reason))
     if not config.bench_models:
         return
 

@@ -1,27 +1,23 @@
 """Study ``perf``: training images/s of the harness, of the usual DataLoader pipeline and of a
 minimal loop, in one run, for LeNet-5 and structure (2) on ResNet-18, with the ratios asserted;
-on CUDA also whole epochs at EMNIST's size against the seed's seconds per epoch.
+on CUDA also whole epochs at EMNIST's size against write-up 004's seconds per epoch.
 
 These cases measure the machine rather than a model, and other work running beside them
-skews the ratios, so they run only when asked for alone: ``pytest benchmarks -m perf``.
+skews the ratios, so they run only when asked for alone: ``pytest benchmarks -m perf``
+(the study is declared ``run_alone``; conftest.py skips it otherwise).
 """
 import pytest
 
-from harness.case import check_passed
+from harness.lifecycle import check_passed
 from studies import perf
+from studies.perf.plan import run_case, run_epoch_case
 
 pytestmark = pytest.mark.perf
 
 
-def _only_alone(request) -> None:
-    if "perf" not in (request.config.option.markexpr or ""):
-        pytest.skip("perf measures the machine; run it alone with `pytest benchmarks -m perf`")
-
-
 @pytest.mark.parametrize("perf_case", perf.CASES, ids=lambda case: case.id)
-def test_perf(perf_case, run_context, request):
-    _only_alone(request)
-    record = perf.run_case(perf_case, run_context)
+def test_perf(perf_case, run_context):
+    record = run_case(perf_case, run_context)
     m = record.metrics
     if m:
         print(
@@ -34,16 +30,15 @@ def test_perf(perf_case, run_context, request):
 
 
 @pytest.mark.parametrize("epoch_case", perf.EPOCH_CASES, ids=lambda case: case.id)
-def test_perf_epoch(epoch_case, run_context, request):
-    _only_alone(request)
+def test_perf_epoch(epoch_case, run_context):
     if run_context.device.type != "cuda":
-        pytest.skip(f"{epoch_case.id}: a GPU target (the seed's {epoch_case.seed_s_per_epoch:g} s/epoch / 10); this device is {run_context.device}")
-    record = perf.run_epoch_case(epoch_case, run_context)
+        pytest.skip(f"{epoch_case.id}: a GPU target (write-up 004's {epoch_case.writeup_s_per_epoch:g} s/epoch / 10); this device is {run_context.device}")
+    record = run_epoch_case(epoch_case, run_context)
     m = record.metrics
     if m:
         bar = "asserted" if record.thresholds else f"not asserted: the target is for {' / '.join(perf.TARGET_GPUS)}"
         print(
             f"\n{epoch_case.id}: {m['s_per_epoch']:.2f} s/epoch (median {m['s_per_epoch_median']:.2f}), {m['images_per_s']:.0f} img/s; "
-            f"{m['speedup_over_seed']:.1f}x under the seed's {m['seed_s_per_epoch']:g} s/epoch ({bar})"
+            f"{m['speedup_over_writeup']:.1f}x under write-up 004's {m['writeup_s_per_epoch']:g} s/epoch ({bar})"
         )
     check_passed(record)

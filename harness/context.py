@@ -14,7 +14,7 @@ PROFILE_CHOICES = ("auto", "smoke", "full")
 
 
 def resolve_profile(name: str, device: torch.device) -> str:
-    """``auto`` means the seeds' full budget on CUDA and the small CPU budget elsewhere."""
+    """``auto`` means the write-ups' full budget on CUDA and the small CPU budget elsewhere."""
     if name not in PROFILE_CHOICES:
         raise ValueError(f"unknown profile {name!r}; valid choices: {', '.join(PROFILE_CHOICES)}")
     if name == "auto":

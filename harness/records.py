@@ -15,12 +15,15 @@ seed                int
 device              ``cpu`` / ``cuda``; ``environment`` says which CPU or GPU
 status              ``passed`` | ``failed`` (below threshold) | ``diverged`` | ``oom`` | ``error``
 error               one-line message for the last three statuses, else null
+traceback           for an ``error`` raised by the code: the end of its Python traceback
+                    (at most 4,000 characters), else null
 thresholds          {metric: minimum} that the case asserts
 metrics             {name: number}: accuracies, test loss, train/inference seconds, ...
 curves              per epoch: epoch, train_loss, train_acc, eval_acc, elapsed_s (training
                     wall time so far, evaluation excluded: time-to-accuracy reads from it)
 timing              inference timing: median_s, min_s, mean_s, stddev_s, rounds, source
-model               params (count), flops_per_image (forward), peak memory where measured
+model               params (count), flops_per_image (forward), description (the registry's
+                    docstring), peak memory where measured
 artifacts           {name: file name} of files written beside the record (weights, attributions)
 budget              epochs, batch_size, lr, train_images
 environment         machine: cpu, gpu, driver, torch/torchvision/cuda versions, threads
@@ -39,6 +42,9 @@ from harness.fileio import atomic_write_bytes
 
 SCHEMA_VERSION = 1
 STATUSES = ("passed", "failed", "diverged", "oom", "error")
+# A case that trained to the end and produced metrics, whether or not it met its threshold:
+# the only records whose numbers the reports and the regression gate use.
+MEASURED_STATUSES = ("passed", "failed")
 REQUIRED_FIELDS = ("study", "case_id", "params", "profile", "seed", "device", "status", "metrics")
 
 
@@ -61,6 +67,7 @@ class ResultRecord:
     device: str
     status: str = "error"
     error: str | None = None
+    traceback: str | None = None
     thresholds: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     curves: list = field(default_factory=list)
@@ -73,10 +80,6 @@ class ResultRecord:
     started_at: str = field(default_factory=utc_now)
     finished_at: str | None = None
     schema_version: int = SCHEMA_VERSION
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "passed"
 
     def path_in(self, results_dir: Path) -> Path:
         return record_path(results_dir, self.study, self.case_id, self.seed)

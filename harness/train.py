@@ -17,11 +17,9 @@ import torch.nn.functional as F
 
 from harness.errors import Diverged
 from harness.runtime import timed
+from harness.settings import Budget, InputPrep
 
 log = logging.getLogger("backbone_bench")
-
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-
 
 def as_heads(outputs: torch.Tensor | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Multi-head models return {head: logits}; a plain classifier's logits become {"logits": ...}."""
@@ -48,33 +46,6 @@ class ClassificationTask:
     @staticmethod
     def correct(outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
         return (outputs["logits"].argmax(dim=1) == labels).sum()
-
-
-@dataclass(frozen=True)
-class Budget:
-    epochs: int
-    batch_size: int
-    lr: float
-    eval_batch_size: int = 1024
-    # ReduceLROnPlateau on the evaluated split's loss, torch's (and Keras's) defaults:
-    # factor 0.1 after 10 epochs without improvement.
-    plateau: bool = False
-
-
-@dataclass(frozen=True)
-class InputPrep:
-    """What turns a uint8 batch into the network's input, on the device, for a whole batch at once.
-
-    ``pad`` zero-pads every side (28 -> 32 with 2); ``resize`` rescales bilinearly to a square
-    side instead; ``shift`` is training-time augmentation: each image moved by up to that many
-    pixels in x and y (zeros flow in), drawn from torch's generator, which each case seeds.
-    """
-
-    pad: int = 0
-    resize: int | None = None
-    mean: float = MNIST_MEAN
-    std: float = MNIST_STD
-    shift: int = 0
 
 
 def _random_shift(x: torch.Tensor, limit: int) -> torch.Tensor:

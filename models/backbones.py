@@ -1,7 +1,7 @@
 """torchvision ResNets as 1-channel feature extractors (random init, classifier removed).
 
 The stem keeps torchvision's 7x7/stride-2 conv and max-pool (only its input channels change),
-so a 28x28 digit reaches the last stage as a 1x1 map, as in the seed notebooks.
+so a 28x28 digit reaches the last stage as a 1x1 map, as in the write-ups' notebooks.
 """
 from __future__ import annotations
 

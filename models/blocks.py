@@ -1,7 +1,7 @@
 """Small 10-class MNIST networks, each built around one block of YOLOv5's ``common.py``
-(study ``blocks``, seed 003), plus the plain reference CNN used for the heatmap comparison.
+(study ``blocks``, write-up 003), plus the plain reference CNN used for the heatmap comparison.
 
-Input is 32x32 (MNIST's 28x28 zero-padded by 2 on each side; see ``studies/blocks.py``).
+Input is 32x32 (MNIST's 28x28 zero-padded by 2 on each side; see ``studies/blocks/__init__.py``).
 "At most 5 conv layers" is read as: at most five convolutions on any path from input to
 logits; ``CONV_DEPTH`` on each network states its count and a unit test checks it.
 File order: blocks, then networks, then registered builders.

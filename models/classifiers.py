@@ -1,4 +1,4 @@
-"""torchvision classifiers adapted to 1-channel 32x32 inputs, for the EMNIST study (seed 004).
+"""torchvision classifiers adapted to 1-channel 32x32 inputs, for the EMNIST study (write-up 004).
 
 Each keeps torchvision's architecture and changes only what a 1-channel 32x32 input needs:
 the first convolution's input channels, and for the mobile networks its stride (and

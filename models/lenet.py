@@ -1,4 +1,4 @@
-"""LeNet-5 for 32x32 single-channel inputs, in the two variants seed 004 compares.
+"""LeNet-5 for 32x32 single-channel inputs, in the two variants write-up 004 compares.
 
 ``lenet5-old`` follows LeCun et al. (1998): scaled tanh ``1.7159 * tanh(2/3 * a)``, trainable
 subsampling (2x2 sum times a learned coefficient plus a learned bias), C3 wired by the paper's
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from models._registry import register_model
 
-# LeCun et al. 1998, Table 1: C3 map -> the S2 maps it reads. (Seed 004 reproduces this table;
+# LeCun et al. 1998, Table 1: C3 map -> the S2 maps it reads. (Write-up 004 reproduces this table;
 # its HTML copy has one cell shifted in several rows, so the paper's version is used.)
 C3_TABLE = (
     (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1),

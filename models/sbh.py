@@ -1,8 +1,8 @@
-"""The five shared/split backbone-head structures of the ``sbh`` study (seed 001).
+"""The five shared/split backbone-head structures of the ``sbh`` study (write-up 001).
 
 Every structure maps an image batch to a dict of logits keyed by head name:
 ``"abc"`` is the shared 3-class head; ``"a"`` ({a,b} vs {c}) and ``"b"`` ({a} vs {b,c})
-are the binary split heads. ``harness.sbh_labels`` turns 3-class labels into those targets.
+are the binary split heads. ``studies.sbh.plan.head_targets`` turns 3-class labels into those targets.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from models._registry import create, register_model
 
 SHARED_HEADS = ("abc",)
 SPLIT_HEADS = ("a", "b")
-HIDDEN = 256  # width of the head MLP; the seed does not state it
+HIDDEN = 256  # width of the head MLP; write-up 001 does not state it
 DROPOUT = 0.2
 
 
@@ -38,16 +38,15 @@ class Head(nn.Module):
 
 
 class Structure(nn.Module):
-    """Base class: subclasses declare their heads and which parts are shared (for the report)."""
+    """Base class: subclasses declare their heads; which parts are shared is the study's
+    definition of the structure (``studies.sbh.STRUCTURES``), which tests check against these."""
 
     heads: tuple[str, ...]
-    shared_backbone: bool
-    shared_head: bool
     description: str
 
 
 class SplitBackboneSharedHead(Structure):
-    heads, shared_backbone, shared_head = SHARED_HEADS, False, True
+    heads = SHARED_HEADS
     description = "two backbones on the same image, features concatenated, one 3-class head"
 
     def __init__(self, backbone: str, hidden: int, dropout: float) -> None:
@@ -60,7 +59,7 @@ class SplitBackboneSharedHead(Structure):
 
 
 class SharedBackboneSharedHead(Structure):
-    heads, shared_backbone, shared_head = SHARED_HEADS, True, True
+    heads = SHARED_HEADS
     description = "one backbone, one 3-class head"
 
     def __init__(self, backbone: str, hidden: int, dropout: float) -> None:
@@ -73,7 +72,7 @@ class SharedBackboneSharedHead(Structure):
 
 
 class SharedBackboneSplitHead(Structure):
-    heads, shared_backbone, shared_head = SPLIT_HEADS, True, False
+    heads = SPLIT_HEADS
     description = "one backbone, binary heads A and B"
 
     def __init__(self, backbone: str, hidden: int, dropout: float) -> None:
@@ -88,7 +87,7 @@ class SharedBackboneSplitHead(Structure):
 
 
 class SplitBackboneSharedMLP(Structure):
-    heads, shared_backbone, shared_head = SPLIT_HEADS, False, False
+    heads = SPLIT_HEADS
     description = "two backbones, features concatenated into one shared MLP, outputs A and B"
 
     def __init__(self, backbone: str, hidden: int, dropout: float) -> None:
@@ -103,7 +102,7 @@ class SplitBackboneSharedMLP(Structure):
 
 
 class IndependentModels(Structure):
-    heads, shared_backbone, shared_head = SPLIT_HEADS, False, False
+    heads = SPLIT_HEADS
     description = "two independent models: backbone A -> head A, backbone B -> head B"
 
     def __init__(self, backbone: str, hidden: int, dropout: float) -> None:
@@ -116,19 +115,15 @@ class IndependentModels(Structure):
         return {"a": self.head_a(self.backbone_a(x)), "b": self.head_b(self.backbone_b(x))}
 
 
-STRUCTURES: dict[str, type[Structure]] = {}  # name -> class, for describing structures without building them
-
-
 def _register(name: str, cls: type[Structure]) -> None:
     def build(*, backbone: str = "resnet18", hidden: int = HIDDEN, dropout: float = DROPOUT) -> Structure:
         return cls(backbone, hidden, dropout)
 
     build.__doc__ = cls.description
-    STRUCTURES[name] = cls
     register_model(name, family="sbh")(build)
 
 
-# Seed 001 numbers the structures (1), (2), (3), (4)-1, (4)-2; the ids keep that order.
+# Write-up 001 numbers the structures (1), (2), (3), (4)-1, (4)-2; the ids keep that order.
 _register("arch1", SplitBackboneSharedHead)
 _register("arch2", SharedBackboneSharedHead)
 _register("arch3", SharedBackboneSplitHead)

@@ -1,4 +1,4 @@
-"""Tables, figures and computed statements for the ``blocks`` document (seed 003's layout)."""
+"""Tables, figures and computed statements for the ``blocks`` document (write-up 003's layout)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,10 +6,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import models
 from reports import stats
 from reports.figures import grouped_bars, heatmap_grid, pareto
-from reports.load import find_artifact
+from reports.load import find_artifact, measured
 from studies import blocks
 
 FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
@@ -18,10 +17,10 @@ FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
 def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     df = frame[frame["case_id"] != blocks.HEATMAP_ID].rename(columns=lambda c: c.removeprefix("metrics.")).copy()
     df["network"] = df["params.network"]
-    df["doc"] = df["network"].map(models.describe)
+    df["doc"] = df["model.description"] if "model.description" in df else None
     df["acc"], df["loss"] = df.get("train_acc"), df.get("train_loss")
-    df["measured"] = df["status"].isin(["passed", "failed"])
-    order = {name: i for i, name in enumerate([*models.list_models(family="blocks"), blocks.REFERENCE])}
+    df["measured"] = measured(df)
+    order = {name: i for i, name in enumerate([*blocks.NETWORKS, blocks.REFERENCE])}
     return df.sort_values("network", key=lambda s: s.map(order)).set_index("network", drop=False)
 
 
@@ -56,15 +55,16 @@ def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict |
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Seed 003's four columns per block, ours beside the seed's."""
+    """Write-up 003's four columns per block, ours beside the write-up's."""
     rows = []
-    for network in models.list_models(family="blocks"):
-        seed = blocks.SEED_RESULTS[network]
+    writeup = blocks.writeup_results()
+    for network in blocks.NETWORKS:
+        theirs = writeup[network]
         ours = df.loc[network] if network in df.index and df.loc[network, "measured"] else None
         row = {"block": network}
         for column in FOUR_COLUMNS:
             row[column] = ours[column] if ours is not None else np.nan
-            row[f"seed {column}"] = seed[column]
+            row[f"write-up {column}"] = theirs[column]
         if "test_acc_ci" in df and df["test_acc_ci"].notna().any():
             row["test_acc ± (95 % CI)"] = ours["test_acc_ci"] if ours is not None else np.nan
         rows.append(row)
@@ -103,10 +103,11 @@ def conclusions(df: pd.DataFrame) -> list[str]:
         f"({measured.loc[memory, 'model.peak_memory_bytes'] / 2**20:.1f} MiB at batch {int(measured.loc[memory, 'budget.batch_size'])}); "
         f"**{slowest}** takes the longest to train ({measured.loc[slowest, 'train_s']:.1f} s).",
     ]
-    seed_best = max(blocks.SEED_RESULTS, key=lambda n: blocks.SEED_RESULTS[n]["test_acc"])
+    writeup = blocks.writeup_results()
+    writeup_best = max(writeup, key=lambda n: writeup[n]["test_acc"])
     lines.append(
-        f"The seed found **{seed_best}** best; here it is "
-        + ("the best as well." if seed_best == best else f"{measured.loc[seed_best, 'test_acc']:.4f} against {best}'s {measured.loc[best, 'test_acc']:.4f}." if seed_best in measured.index else "not measured.")
+        f"Write-up 003 found **{writeup_best}** best; here it is "
+        + ("the best as well." if writeup_best == best else f"{measured.loc[writeup_best, 'test_acc']:.4f} against {best}'s {measured.loc[best, 'test_acc']:.4f}." if writeup_best in measured.index else "not measured.")
     )
     return lines
 

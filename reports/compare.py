@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from reports.load import collect_and_warn
+from reports.load import measured as is_measured
 from reports.render import md_table
 
 # The smallest margin docs/thresholds.md keeps below the lowest calibration run.
@@ -97,7 +98,7 @@ def _same_devices(base: pd.DataFrame, cur: pd.DataFrame) -> bool:
 
 def _means(frame: pd.DataFrame, metric: str) -> pd.Series:
     column = f"metrics.{metric}"
-    measured = frame[frame["status"].isin(["passed", "failed"])]
+    measured = frame[is_measured(frame)]
     if column not in measured:
         return pd.Series(dtype=float)
     return measured.groupby("case_id")[column].mean().dropna()

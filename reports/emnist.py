@@ -1,4 +1,4 @@
-"""Tables, figures and the model choice for the ``emnist`` document (seed 004's layout)."""
+"""Tables, figures and the model choice for the ``emnist`` document (write-up 004's layout)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,20 +7,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from harness.emnist import NUM_CLASSES
 from reports import stats
 from reports.figures import grouped_bars, save_figure
-from reports.load import find_artifact, load_predictions
+from reports.load import find_artifact, load_predictions, measured
 from studies import emnist
+from studies.emnist import NUM_CLASSES
 
-# The seed's selection score: each criterion min-max normalised over the candidates so that 1
+# Write-up 004's selection score: each criterion min-max normalised over the candidates so that 1
 # is best, then summed (higher total = better); ours uses our own measurements.
 SELECTION = {"test_top5": "higher", "latency_ms": "lower", "params": "lower"}
 
 
 def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     df = frame.rename(columns=lambda c: c.removeprefix("metrics.")).copy()
-    df["measured"] = df["status"].isin(["passed", "failed"])
+    df["measured"] = measured(df)
     df["params"] = df.get("model.params", pd.Series(float("nan"), index=df.index))
     order = {case.id: i for i, case in enumerate(emnist.cases())}
     return df.sort_values("case_id", key=lambda s: s.map(lambda c: order.get(c, -1))).set_index("case_id", drop=False)
@@ -65,16 +65,16 @@ def case_table(df: pd.DataFrame, with_seed: bool, delta: bool = False) -> pd.Dat
     if delta:
         out.insert(2, "Δ vs previous", out["test acc"].diff())
     if with_seed:
-        seed = pd.DataFrame(emnist.SEED_RESULTS).T.reindex(out.index)
-        out.insert(1, "seed test acc", seed["test_acc"])
+        theirs = pd.DataFrame(emnist.writeup_results()).T.reindex(out.index)
+        out.insert(1, "write-up test acc", theirs["test_acc"])
         if delta:
-            out.insert(3, "seed Δ", seed["test_acc"].diff())
-        out["seed s / epoch"] = seed["s_per_epoch"]
+            out.insert(3, "write-up Δ", theirs["test_acc"].diff())
+        out["write-up s / epoch"] = theirs["s_per_epoch"]
     return out
 
 
 def selection_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Seed 004's selection score from our measurements: min-max normalised, summed, ranked."""
+    """Write-up 004's selection score from our measurements: min-max normalised, summed, ranked."""
     table = df[["test_top5", "latency_ms", "params", "test_acc"]].astype(float).copy()
     for column, better in SELECTION.items():
         values = table[column]

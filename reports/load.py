@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.records import RecordError, ResultRecord, read_record
+from harness.records import MEASURED_STATUSES, RecordError, ResultRecord, read_record
 
 KEY = ["study", "case_id", "seed"]
 
@@ -81,6 +81,11 @@ def collect(paths: list[Path]) -> Collection:
     return Collection(frame, records, notes, bench_files, [Path(p) for p in paths])
 
 
+def measured(frame: pd.DataFrame) -> pd.Series:
+    """True for the records whose numbers count (``harness.records.MEASURED_STATUSES``)."""
+    return frame["status"].isin(MEASURED_STATUSES)
+
+
 def _flat(record: ResultRecord) -> dict:
     row = asdict(record)
     row.pop("curves")
@@ -100,12 +105,12 @@ def find_artifact(results_dirs: list[Path], study: str, name: str | None) -> Pat
     return None
 
 
-
 def load_predictions(records: dict, results_dirs: list[Path], study: str, case_id: str, seed: int) -> dict | None:
     """A case's stored test ``predictions`` and ``labels``, or None where its record kept none."""
     record = records.get((study, case_id, seed))
     path = find_artifact(results_dirs, study, record.artifacts.get("predictions") if record else None)
     return dict(np.load(path)) if path else None
+
 
 def collect_and_warn(paths: list[Path], label: str = "") -> Collection:
     """``collect``, printing each file it skipped as a ``warning`` line on stderr (the CLIs' view)."""

@@ -1,27 +1,19 @@
 """Render the Markdown documents: numbers are computed in Python, templates hold layout and prose."""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
 from harness.fileio import atomic_write_bytes
-from reports import blocks as blocks_report
-from reports import emnist as emnist_report
-from reports import sbh as sbh_report
+from reports.figures import drawing_pool
 from reports.load import Collection
+from studies import STUDIES
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FIGURES = "figures"
-# study -> (title, module whose build() turns the study's records into the template's context)
-STUDIES = {
-    "sbh": ("Shared vs. split backbone and head (seeds 001, 000)", sbh_report),
-    "blocks": ("Small MNIST networks from detector blocks (seed 003)", blocks_report),
-    "emnist": ("Model selection on EMNIST Balanced (seed 004)", emnist_report),
-}
-
-
 def md_table(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = True) -> str:
     if df is None or df.empty:
         return "_(no rows)_"
@@ -68,19 +60,29 @@ def render_all(collection: Collection, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
     written = []
-    studies = []
-    for name, (title, builder) in STUDIES.items():
-        df = collection.study(name)
-        entry = {"name": name, "title": title, "records": len(df), "document": f"{name}.md" if len(df) else None}
-        if len(df):
-            context = builder.build(df, out / FIGURES, FIGURES, records=collection.records, results_dirs=collection.sources)
-            text = env.get_template(f"{name}.md.j2").render(title=title, header=header(df), notes=collection.notes, **context)
-            written.append(_write(out / f"{name}.md", text))
-            entry["passed"] = int((df["status"] == "passed").sum())
-        studies.append(entry)
+    with drawing_pool():
+        studies = _render_studies(collection, out, env, written)
     index = env.get_template("index.md.j2").render(studies=studies, header=header(collection.frame), notes=collection.notes, benchmark_files=collection.benchmark_files)
     written.append(_write(out / "index.md", index))
     return written
+
+
+def _render_studies(collection: Collection, out: Path, env: jinja2.Environment, written: list[Path]) -> list[dict]:
+    studies = []
+    for study in STUDIES.values():
+        if study.report is None:
+            continue
+        name, title = study.name, study.title
+        df = collection.study(name)
+        entry = {"name": name, "title": title, "records": len(df), "document": f"{name}.md" if len(df) else None, "command": study.command}
+        if len(df):
+            builder = importlib.import_module(study.report)
+            context = builder.build(df, out / FIGURES, FIGURES, records=collection.records, results_dirs=collection.sources)
+            text = env.get_template(study.template).render(title=title, command=study.command, header=header(df), notes=collection.notes, **context)
+            written.append(_write(out / f"{name}.md", text))
+            entry["passed"] = int((df["status"] == "passed").sum())
+        studies.append(entry)
+    return studies
 
 
 def _write(path: Path, text: str) -> Path:

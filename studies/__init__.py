@@ -1,2 +1,20 @@
-"""Each study declared once: its cases as data, its profiles (budgets and thresholds) and
-the small amount of logic that is its own (label mapping, metrics)."""
+"""The study registry: every study of the suite, declared once.
+
+Adding a study is: a models entry, a study package (``studies/<name>/__init__.py`` declaring a
+``STUDY``, ``plan.py`` building its cases), a template, and one line in ``STUDIES`` below.
+Nothing here imports torch, so the reporter can read the registry on any machine.
+"""
+from __future__ import annotations
+
+from studies import blocks, emnist, perf, sbh
+from studies.registry import Experiment, Study
+
+STUDIES: dict[str, Study] = {s.name: s for s in (sbh.STUDY, blocks.STUDY, emnist.STUDY, perf.STUDY)}
+
+# Markers that are not a study's: the CI subset of the long grids, and "trains a network".
+GENERAL_MARKERS = {
+    "ci": "the representative subset of the long grids that CI runs",
+    "slow": "trains a network; part of the CI run but skippable with -m 'not slow'",
+}
+
+__all__ = ["GENERAL_MARKERS", "STUDIES", "Experiment", "Study"]

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
-import models
+from studies import sbh
 from harness import emnist
 from harness.idx import encode_idx
 from harness.records import ResultRecord
 
 
 def fake_record(case, *, acc, seconds, status="passed", finished="2026-01-01T00:00:00+00:00", seed=0):
-    split = not models.sbh.STRUCTURES[case.structure].shared_head
+    split = not sbh.STRUCTURES[case.structure].shared_head
     metrics = {"acc_all_heads": acc, "acc_mean_heads": acc + (0.002 if split else 0), "test_loss": 0.05, "train_s": 10.0, "inference_s": seconds}
     metrics.update({"acc_head_a": acc + 0.001, "acc_head_b": acc + 0.003} if split else {"acc_head_abc": acc})
     record = ResultRecord(

@@ -3,9 +3,12 @@ import torch
 
 import models
 from harness.memory import training_step_peak
+from harness.settings import Budget
 from harness.train import ClassificationTask
 from models.blocks import C3, SPPF, Bottleneck, TransformerBlock, VGGBlock
 from studies import blocks
+
+BUDGET = Budget(epochs=1, batch_size=8, lr=1e-3)
 
 
 class _ConvDepth(torch.overrides.TorchFunctionMode):
@@ -42,9 +45,11 @@ def test_network_shape_and_conv_depth(name):
     assert convs_on_longest_path(model, x) == model.conv_depth <= 5
 
 
-def test_every_block_has_the_seed_batch_size():
-    assert set(blocks.SEED_BATCH) == {*models.list_models(family="blocks"), blocks.REFERENCE}
-    assert set(blocks.SEED_RESULTS) == set(models.list_models(family="blocks"))
+def test_every_block_has_the_writeup_batch_size_and_numbers():
+    assert list(blocks.NETWORKS) == models.list_models(family="blocks")
+    assert set(blocks.WRITEUP_BATCH) == {*models.list_models(family="blocks"), blocks.REFERENCE}
+    assert set(blocks.writeup_results()) == set(models.list_models(family="blocks"))
+    assert blocks.writeup_results()["vgg"]["test_acc"] == 0.9912  # write-up 003's summary table
 
 
 def test_bottleneck_adds_only_when_widths_match():
@@ -61,13 +66,15 @@ def test_blocks_keep_or_set_the_shape():
 
 def test_transformer_position_embedding_is_learned():
     block = TransformerBlock(16, 4, 1, tokens=64)
-    assert block.position.requires_grad and block.position.shape == (1, 64, 16)
+    assert block.position.shape == (1, 64, 16)
+    block(torch.randn(2, 16, 8, 8)).square().sum().backward()
+    assert block.position.grad is not None and block.position.grad.abs().sum() > 0, "the loss reaches the embedding"
 
 
 def test_cpu_peak_memory_grows_with_batch_and_leaves_weights_alone():
     model = models.create("csp")
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    small = training_step_peak(model, torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,)), ClassificationTask)
-    large = training_step_peak(model, torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,)), ClassificationTask)
+    small = training_step_peak(model, torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,)), ClassificationTask, BUDGET)
+    large = training_step_peak(model, torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,)), ClassificationTask, BUDGET)
     assert large["peak_memory_bytes"] > small["peak_memory_bytes"] > 4 * 4 * sum(p.numel() for p in model.parameters())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

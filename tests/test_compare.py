@@ -7,7 +7,7 @@ from fakes import fake_record, write_records
 from reports.__main__ import main
 from studies import sbh
 
-CASES = sbh.grid(sbh.SEED001_DIGITS)
+CASES = sbh.grid(sbh.WRITEUP001_DIGITS)
 
 
 @pytest.fixture

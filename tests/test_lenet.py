@@ -29,9 +29,21 @@ def test_rbf_output_is_nearest_prototype():
     codes = model.output.prototypes
     logits = model.output(codes[[3, 1]])
     assert logits.argmax(1).tolist() == [3, 1]
-    assert not any(p.requires_grad for p in model.output.buffers())
+    assert "prototypes" in dict(model.output.named_buffers()), "fixed codes, not parameters the optimizer moves"
 
 
-def test_subsampling_is_trainable():
-    model = models.create("lenet5-old")
-    assert model.s2.weight.requires_grad and model.s2.bias.requires_grad
+def _one_step(model: torch.nn.Module) -> dict:
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = torch.nn.functional.cross_entropy(model(torch.randn(4, 1, 32, 32)), torch.tensor([0, 1, 2, 3]))
+    loss.backward()
+    optimizer.step()
+    return {k: not torch.equal(before[k], v) for k, v in model.named_parameters()}
+
+
+def test_subsampling_and_not_the_rbf_codes_learn():
+    model = models.create("lenet5-old", num_classes=5)
+    codes = model.output.prototypes.clone()
+    moved = _one_step(model)
+    assert moved["s2.weight"] and moved["s2.bias"] and moved["s4.weight"], "trainable subsampling moves in a step"
+    assert torch.equal(model.output.prototypes, codes)

@@ -3,7 +3,7 @@ import torch
 
 import models
 from models._registry import register_model
-from models.sbh import STRUCTURES
+from studies.sbh import STRUCTURES
 
 BACKBONE_PARAMS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}
 
@@ -27,6 +27,16 @@ def test_structure_heads_and_shapes(name):
     widths = {head: logits.shape for head, logits in out.items()}
     expected = {"abc": (3, 3)} if STRUCTURES[name].shared_head else {"a": (3, 2), "b": (3, 2)}
     assert widths == expected
+
+
+@pytest.mark.parametrize("name", models.list_models(family="sbh"))
+def test_structure_shares_what_the_study_says(name):
+    """The study's table of structures (write-up 001's figure 1) against the built network:
+    one backbone module when shared, two otherwise; one 3-class head when shared."""
+    model = models.create(name, backbone="resnet18")
+    backbones = {id(m) for m in model.modules() if type(m).__name__ == type(models.create("resnet18")).__name__}
+    assert len(backbones) == (1 if STRUCTURES[name].shared_backbone else 2)
+    assert (STRUCTURES[name].heads == ("abc",)) == STRUCTURES[name].shared_head
 
 
 def test_parameter_sharing_counts():

@@ -47,7 +47,7 @@ def test_cuda_on_a_machine_without_it(pytester):
 
 
 def test_extra_digits_add_a_grid_and_k_selects_by_backbone(pytester):
-    result = run(pytester, "--digits", "2,5,7", "-k", "resnet34", "-m", "sbh_seed001 or sbh_custom")
+    result = run(pytester, "--digits", "2,5,7", "-k", "resnet34", "-m", "sbh_writeup001 or sbh_custom")
     result.stdout.fnmatch_lines(["*d012-arch1-resnet34*", "*d257-arch4-2-resnet34*", "*10/* tests collected*"])
 
 
@@ -57,10 +57,10 @@ def test_header_shows_profile_device_and_data_root(pytester, tmp_path):
 
 
 def test_seeds_repeat_every_case_with_the_seed_in_its_id(pytester):
-    result = run(pytester, "--seeds", "3", "--seed", "4", "-k", "d012-arch1-resnet18 or vgg", "-m", "sbh_seed001 or blocks")
+    result = run(pytester, "--seeds", "3", "--seed", "4", "-k", "d012-arch1-resnet18 or vgg", "-m", "sbh_writeup001 or blocks")
     result.stdout.fnmatch_lines(["*vgg-seed5*", "*d012-arch1-resnet18-seed4*", "*d012-arch1-resnet18-seed6*", "*6/* tests collected*"])
 
 
 def test_model_option_keeps_the_cases_that_use_it(pytester):
-    result = run(pytester, "--model", "resnet34,vgg", "-m", "sbh_seed001 or blocks")
+    result = run(pytester, "--model", "resnet34,vgg", "-m", "sbh_writeup001 or blocks")
     result.stdout.fnmatch_lines(["*test_blocks?vgg?*", "*d012-arch1-resnet34*", "*6/* tests collected*"])

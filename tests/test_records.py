@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from harness.case import check_passed, judge, recorded
+from harness.lifecycle import check_passed, judge, recorded
 from harness.errors import DataError, Diverged
 from harness.records import SCHEMA_VERSION, RecordError, ResultRecord, read_record
 
@@ -92,7 +92,7 @@ def test_failed_threshold_still_leaves_a_record(tmp_path):
 
 
 def test_skip_done_skips_only_complete_records_of_this_profile_and_seed(tmp_path):
-    from harness.case import skip_if_done
+    from harness.lifecycle import skip_if_done
     from harness.context import RunContext
 
     ctx = RunContext(profile="smoke", device=torch.device("cpu"), data_root=tmp_path, results_dir=tmp_path, skip_done=True)

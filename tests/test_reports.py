@@ -2,10 +2,12 @@
 import json
 import re
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-import models
 from fakes import fake_record, write_records
 from harness.records import ResultRecord
 from reports.__main__ import main
@@ -16,11 +18,11 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture
 def grid_records(tmp_path):
-    """The seed-001 grid with known numbers: arch3 best, arch4-2 worst, split backbones 2x slower."""
+    """The write-up 001 grid with known numbers: arch3 best, arch4-2 worst, split backbones 2x slower."""
     acc = {"arch1": 0.990, "arch2": 0.985, "arch3": 0.995, "arch4-1": 0.992, "arch4-2": 0.970}
     records = []
-    for case in sbh.grid(sbh.SEED001_DIGITS):
-        two = not models.sbh.STRUCTURES[case.structure].shared_backbone
+    for case in sbh.grid(sbh.WRITEUP001_DIGITS):
+        two = not sbh.STRUCTURES[case.structure].shared_backbone
         seconds = {"resnet18": 1.0, "resnet34": 2.0, "resnet50": 4.0}[case.backbone] * (2 if two else 1)
         records.append(fake_record(case, acc=acc[case.structure], seconds=seconds))
     write_records(tmp_path / "results", records)
@@ -51,7 +53,7 @@ def test_statements_follow_the_numbers(grid_records, tmp_path):
     for path in grid_records.glob("sbh/*arch2*.json"):
         path.write_text(path.read_text().replace('"acc_all_heads": 0.985', '"acc_all_heads": 0.999'))
     render(grid_records, tmp_path / "out")
-    assert "all heads right (seed experiment 2): best structure **arch2 (2)**" in (tmp_path / "out" / "sbh.md").read_text()
+    assert "all heads right (write-up 001, experiment 2): best structure **arch2 (2)**" in (tmp_path / "out" / "sbh.md").read_text()
 
 
 def test_figures_are_valid_pngs_and_every_link_resolves(grid_records, tmp_path):
@@ -114,6 +116,33 @@ def test_rendering_twice_gives_identical_files(grid_records, tmp_path):
         assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes(), path.name
 
 
+def test_the_reporter_imports_no_torch(grid_records, tmp_path):
+    """Rendering needs pandas, Jinja2 and matplotlib only: a report machine needs no training stack."""
+    code = (
+        "import runpy, sys; sys.argv = ['reports', sys.argv[1], '--out', sys.argv[2]]\n"
+        "try:\n    runpy.run_module('reports', run_name='__main__')\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:5]"
+    )
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", code, str(grid_records), str(tmp_path / "out")], cwd=root, check=True, capture_output=True)
+    assert (tmp_path / "out" / "sbh.md").is_file()
+
+
+def test_figures_are_redrawn_only_when_their_data_change(grid_records, tmp_path):
+    out = tmp_path / "out"
+    render(grid_records, out)
+    figures = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "figures").glob("*.png")}
+    render(grid_records, out)
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "figures").glob("*.png")} == figures, "unchanged data: nothing redrawn"
+    path = grid_records / "sbh" / "d012-arch1-resnet18-seed0.json"
+    raw = json.loads(path.read_text())
+    raw["metrics"]["acc_all_heads"] = 0.5
+    path.write_text(json.dumps(raw))
+    render(grid_records, out)
+    assert (out / "figures" / "d012_acc_all_heads.png").read_bytes() != figures["d012_acc_all_heads.png"][0], "its data changed: redrawn"
+    assert (out / "figures" / "d012_inference_s.png").read_bytes() == figures["d012_inference_s.png"][0]
+
+
 @pytest.fixture
 def blocks_records(tmp_path):
     import numpy as np
@@ -149,10 +178,10 @@ def blocks_records(tmp_path):
 def test_blocks_document(blocks_records, tmp_path):
     assert render(blocks_records, tmp_path / "out") == 0
     text = (tmp_path / "out" / "blocks.md").read_text()
-    assert re.search(r"\| vgg\s+\|\s+0\.9920 \|\s+0\.9930 \|", text), "ours beside the seed's acc"
+    assert re.search(r"\| vgg\s+\|\s+0\.9920 \|\s+0\.9930 \|", text), "ours beside the write-up's acc"
     assert "**vgg** has the best test accuracy (0.9910), **transformer** the lowest (0.9000)" in text
     assert "**transformer** needs the most training memory (50.0 MiB" in text
-    assert "The seed found **vgg** best; here it is the best as well." in text
+    assert "Write-up 003 found **vgg** best; here it is the best as well." in text
     assert "![integrated gradients](figures/blocks_heatmaps.png)" in text
     png = (tmp_path / "out" / "figures" / "blocks_heatmaps.png").read_bytes()
     assert png[:8] == PNG_SIGNATURE and len(png) > 10000
@@ -165,9 +194,9 @@ def test_blocks_without_heatmap_record_says_not_run(blocks_records, tmp_path):
 
 
 @pytest.fixture
-def seed000_records(grid_records):
+def writeup000_records(grid_records):
     """Resnet18 only: (1) best over combos, small sizes hurt (4)-2 most, (2) best at high rates."""
-    structures = models.list_models(family="sbh")
+    structures = list(sbh.STRUCTURES)
     records = []
     for case in sbh.experiment_cases("combos"):
         if case.backbone == "resnet18":
@@ -185,11 +214,11 @@ def seed000_records(grid_records):
     return grid_records
 
 
-def test_seed000_sections_are_computed_from_the_records(seed000_records, tmp_path):
-    assert render(seed000_records, tmp_path / "out") == 0
+def test_writeup000_sections_are_computed_from_the_records(writeup000_records, tmp_path):
+    assert render(writeup000_records, tmp_path / "out") == 0
     text = (tmp_path / "out" / "sbh.md").read_text()
     summary = text[text.index("## 3. Summary"):text.index("## 4.")]
-    assert re.search(r"five more digit combinations\s+\|\s+40 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary)
+    assert re.search(r"five more digit combinations, plus \(0, 1, 2\)\s+\|\s+40 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary)
     assert re.search(r"train-size sweep .*?\|\s+25 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary)
     assert re.search(r"learning-rate sweep .*\|\s+20 \| arch2 \(2\) ", summary)
     assert "Hardest combo **6,8,9**" in text
@@ -202,13 +231,13 @@ def test_seed000_sections_are_computed_from_the_records(seed000_records, tmp_pat
     assert [line.split(",")[0] for line in buckets[1:]] == list(sbh.SIZE_BUCKETS)
 
 
-def test_seed000_best_structure_moves_with_the_numbers(seed000_records, tmp_path):
-    for path in seed000_records.glob("sbh/d689-n*-arch3-resnet18-seed0.json"):
+def test_writeup000_best_structure_moves_with_the_numbers(writeup000_records, tmp_path):
+    for path in writeup000_records.glob("sbh/d689-n*-arch3-resnet18-seed0.json"):
         record = json.loads(path.read_text())
         if record["params"]["experiment"] == "size":
             record["metrics"]["acc_all_heads"] = 0.9999
             path.write_text(json.dumps(record))
-    render(seed000_records, tmp_path / "out")
+    render(writeup000_records, tmp_path / "out")
     text = (tmp_path / "out" / "sbh.md").read_text()
     summary = text[text.index("## 3. Summary"):text.index("## 4.")]
     assert re.search(r"train-size sweep .*?\|\s+25 \| arch3 \(3\) 0.9999", summary)
@@ -216,13 +245,13 @@ def test_seed000_best_structure_moves_with_the_numbers(seed000_records, tmp_path
 
 @pytest.fixture
 def three_seed_records(tmp_path):
-    """Seed 001's grid, 3 seeds, with stored predictions: arch1 clearly best, arch3 close behind."""
+    """Write-up 001's grid, 3 seeds, with stored predictions: arch1 clearly best, arch3 close behind."""
     import numpy as np
 
     acc = {"arch1": 0.990, "arch2": 0.950, "arch3": 0.985, "arch4-1": 0.960, "arch4-2": 0.940}
     labels = np.arange(2000) % 3
     records = []
-    for case in sbh.grid(sbh.SEED001_DIGITS):
+    for case in sbh.grid(sbh.WRITEUP001_DIGITS):
         for seed in range(3):
             record = fake_record(case, acc=acc[case.structure] + 0.001 * seed, seconds=1.0 + 0.1 * seed, seed=seed)
             wrong = int(round((1 - record.metrics["acc_all_heads"]) * len(labels)))
@@ -242,7 +271,7 @@ def test_repeated_seeds_give_intervals_tests_and_a_pareto_front(three_seed_recor
     text = (tmp_path / "out" / "sbh.md").read_text()
     assert re.search(r"\| arch1 \(1\)\s+\| 0\.9910 ± 0\.0025", text), "mean ± t-interval of 0.990, 0.991, 0.992"
     assert "Non-dominated configurations" in text and "**arch1 (1) resnet18**" in text
-    assert re.search(r"\| digit combos \(seed 001 and 000\) \|\s+9 \|\s+5 \|", text)
+    assert re.search(r"\| digit combos \(write-ups 001 and 000\) \|\s+9 \|\s+5 \|", text)
     assert "the structures differ. arch1 (1) is best on average" in text
     assert re.search(r"\| resnet18\s+\|\s+0 \| arch1 \(1\) \| arch3 \(3\) \|", text), "McNemar row for the two best structures"
     assert (tmp_path / "out" / "figures" / "d012_pareto.png").is_file()

@@ -3,6 +3,7 @@ import torch
 
 import models
 from studies import sbh
+from studies.sbh import plan as sbh_plan
 
 
 def one_hot(indices, width):
@@ -10,27 +11,27 @@ def one_hot(indices, width):
 
 
 def test_head_targets_follow_the_split():
-    targets = sbh.head_targets(torch.tensor([0, 1, 2]))
+    targets = sbh_plan.head_targets(torch.tensor([0, 1, 2]))
     assert targets["a"].tolist() == [0, 0, 1]  # A: {a,b} vs {c}
     assert targets["b"].tolist() == [0, 1, 1]  # B: {a} vs {b,c}
 
 
 def test_decode_maps_each_valid_pair_to_one_class_and_the_impossible_pair_to_none():
     outputs = {"a": one_hot([0, 0, 1, 1], 2), "b": one_hot([0, 1, 1, 0], 2)}
-    assert sbh.decode(outputs).tolist() == [0, 1, 2, -1]
+    assert sbh_plan.decode(outputs).tolist() == [0, 1, 2, -1]
 
 
 def test_decode_round_trips_the_targets():
     labels = torch.tensor([0, 1, 2, 2, 1, 0])
-    targets = sbh.head_targets(labels)
-    assert torch.equal(sbh.decode({h: one_hot(targets[h].tolist(), 2) for h in "ab"}), labels)
+    targets = sbh_plan.head_targets(labels)
+    assert torch.equal(sbh_plan.decode({h: one_hot(targets[h].tolist(), 2) for h in "ab"}), labels)
 
 
 def test_metrics_on_hand_made_split_predictions():
     labels = torch.tensor([0, 1, 2, 2])
     # A right on 3 of 4 (last wrong), B right on 2 of 4 (first two wrong); both right only on image 3.
     outputs = {"a": one_hot([0, 0, 1, 0], 2), "b": one_hot([1, 0, 1, 1], 2)}
-    m = sbh.metrics(outputs, labels)
+    m = sbh_plan.metrics(outputs, labels)
     assert m["acc_head_a"] == pytest.approx(0.75)
     assert m["acc_head_b"] == pytest.approx(0.5)
     assert m["acc_mean_heads"] == pytest.approx(0.625)
@@ -39,14 +40,14 @@ def test_metrics_on_hand_made_split_predictions():
 
 def test_metrics_on_hand_made_shared_predictions():
     labels = torch.tensor([0, 1, 2, 2, 0])
-    m = sbh.metrics({"abc": one_hot([0, 1, 1, 2, 2], 3)}, labels)
+    m = sbh_plan.metrics({"abc": one_hot([0, 1, 1, 2, 2], 3)}, labels)
     assert m["acc_all_heads"] == m["acc_mean_heads"] == pytest.approx(0.6)
 
 
 def test_loss_sums_the_two_binary_losses():
     labels = torch.tensor([0, 2])
     outputs = {"a": torch.zeros(2, 2), "b": torch.zeros(2, 2)}
-    assert sbh.SbhTask.loss(outputs, labels).item() == pytest.approx(2 * torch.log(torch.tensor(2.0)).item())
+    assert sbh_plan.SbhTask.loss(outputs, labels).item() == pytest.approx(2 * torch.log(torch.tensor(2.0)).item())
 
 
 def test_case_ids_are_the_words_users_type():
@@ -75,25 +76,25 @@ def test_parse_digits_accepts_three_distinct_digits():
 def test_select_digits_relabels_in_the_given_order():
     images = torch.arange(6).view(6, 1, 1)
     labels = torch.tensor([6, 8, 9, 1, 8, 6])
-    x, y = sbh.select_digits(images, labels, (9, 8, 6))
+    x, y = sbh_plan.select_digits(images, labels, (9, 8, 6))
     assert y.tolist() == [2, 1, 0, 1, 2]
     assert x.flatten().tolist() == [0, 1, 2, 4, 5]
 
 
 def test_balanced_subset_is_balanced_and_seeded():
     labels = torch.tensor([0] * 50 + [1] * 30 + [2] * 40)
-    pick = sbh.balanced_subset(labels, 31, seed=3)
+    pick = sbh_plan.balanced_subset(labels, 31, seed=3)
     assert torch.bincount(labels[pick]).tolist() == [11, 10, 10]
-    assert torch.equal(pick, sbh.balanced_subset(labels, 31, seed=3))
-    assert not torch.equal(pick, sbh.balanced_subset(labels, 31, seed=4))
+    assert torch.equal(pick, sbh_plan.balanced_subset(labels, 31, seed=3))
+    assert not torch.equal(pick, sbh_plan.balanced_subset(labels, 31, seed=4))
     with pytest.raises(ValueError, match="only 30 exist"):
-        sbh.balanced_subset(labels, 100, seed=0)
+        sbh_plan.balanced_subset(labels, 100, seed=0)
 
 
-def test_seed000_experiments_have_the_documented_shape():
-    grid_size = len(sbh.grid(sbh.SEED001_DIGITS))
+def test_writeup000_experiments_have_the_documented_shape():
+    grid_size = len(sbh.grid(sbh.WRITEUP001_DIGITS))
     combos, sizes, rates = (sbh.experiment_cases(name) for name in ("combos", "size", "lr"))
-    assert len(combos) == 5 * grid_size and {c.digits for c in combos} == set(sbh.SEED000_COMBOS)
+    assert len(combos) == 5 * grid_size and {c.digits for c in combos} == set(sbh.WRITEUP000_COMBOS)
     assert len(sbh.TRAIN_SIZES) >= 5 and max(sbh.TRAIN_SIZES) <= 10_000
     assert {c.train_size for c in sizes} == set(sbh.TRAIN_SIZES) and {c.digits for c in sizes} == {(6, 8, 9)}
     assert len(sbh.LEARNING_RATES) >= 4 and sbh.LEARNING_RATES[0] == sbh.BASE_LR
@@ -116,8 +117,8 @@ def test_extra_digits_add_one_custom_grid_and_known_combos_are_not_repeated():
 def test_ci_subset_covers_every_structure_backbone_and_experiment():
     by_id = {c.id: c for c in sbh.all_cases()}
     chosen = [by_id[case_id] for case_id in sbh.CI_CASES]
-    assert {c.structure for c in chosen} == set(models.list_models(family="sbh"))
-    assert {c.backbone for c in chosen} == set(models.list_models(family="backbone"))
+    assert {c.structure for c in chosen} == set(sbh.STRUCTURES)
+    assert {c.backbone for c in chosen} == set(sbh.BACKBONES)
     assert {c.experiment for c in chosen} == {"combos", "size", "lr"}
 
 
@@ -129,6 +130,20 @@ def test_every_threshold_group_names_real_cases():
 
 def test_groups_without_calibration_get_the_floor_and_say_so():
     calibrated = sbh.SbhCase((0, 1, 2), "arch1", "resnet18")
-    assert sbh.thresholds_for(calibrated, sbh.PROFILES["smoke"]) == ({"acc_all_heads": 0.97}, True)
+    assert calibrated.thresholds(sbh.PROFILES["smoke"]) == ({"acc_all_heads": 0.97}, True)
     unknown = sbh.SbhCase((6, 8, 9), "arch1", "resnet18", train_size=123, experiment="size")
-    assert sbh.thresholds_for(unknown, sbh.PROFILES["smoke"]) == (sbh.UNCALIBRATED_FLOOR, False)
+    assert unknown.thresholds(sbh.PROFILES["smoke"]) == (sbh.UNCALIBRATED_FLOOR, False)
+
+
+def test_the_grid_is_the_model_registry_s_families():
+    """The study declares its grid without importing torch; the registry must build exactly those names."""
+    assert list(sbh.STRUCTURES) == models.list_models(family="sbh")
+    assert list(sbh.BACKBONES) == models.list_models(family="backbone")
+
+
+def test_case_markers_come_from_the_experiments():
+    by_id = {c.id: c for c in sbh.all_cases([(2, 5, 7)])}
+    assert sbh.case_markers(by_id["d012-arch1-resnet18"]) == ["sbh_writeup001", "sbh_combos"]
+    assert sbh.case_markers(by_id["d034-arch3-resnet50"]) == ["sbh_combos", "ci"]
+    assert sbh.case_markers(by_id["d257-arch1-resnet18"]) == ["sbh_custom"]
+    assert {m for e in sbh.EXPERIMENTS for m in [e.marker]} == {m for m, _ in sbh.STUDY.markers()} - {"sbh"}

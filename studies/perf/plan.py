@@ -1,20 +1,5 @@
-"""Study ``perf``: training throughput of the harness against the usual input pipeline.
-
-For each model, in one run on one machine, the same number of training steps go through
-(a) the harness (``train_one_epoch`` over uint8 tensors on the device),
-(b) the pipeline the seeds used: ``torchvision.datasets.MNIST`` with ``ToTensor``/``Normalize``
-    transforms and a ``DataLoader`` (batch 256, 2 worker processes), and
-(c) a minimal hand-written loop over the same device tensors with no bookkeeping (the floor).
-Each pipeline is timed ``repeats`` times, interleaved, and its best run is kept (as ``timeit``
-does: noise only ever slows a run down). The achieved FLOP/s of the training step is set
-against a measured matrix-multiply rate on the same device.
-
-The epoch cases (``EPOCH_CASES``, CUDA only) time whole harness epochs at EMNIST's size against
-the seed's GPU seconds per epoch.
-"""
+"""Measuring side of study ``perf``: the three training pipelines and the GPU epoch cases."""
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -22,68 +7,25 @@ import torchvision.transforms as T
 from torch.utils.data import DataLoader, Subset
 
 import models
-from harness.case import judge, model_stats, new_record, recorded, skip_if_done
 from harness.context import RunContext
 from harness.emnist import NUM_CLASSES
 from harness.errors import BenchError
+from harness.lifecycle import judge, model_stats, new_record, recorded, skip_if_done
 from harness.mnist import ensure_mnist, mnist_splits
 from harness.records import ResultRecord
 from harness.runtime import seed_everything, timed
-from harness.train import MNIST_MEAN, MNIST_STD, Budget, ClassificationTask, DeviceData, InputPrep, adam, as_heads, autocast, prepare_model, train_one_epoch
-from studies import emnist, sbh
-
-STUDY = "perf"
-BATCH = 256
-WORKERS = 2
-
-
-@dataclass(frozen=True)
-class PerfCase:
-    id: str
-    model: str
-    build: dict
-    digits: tuple[int, ...] | None  # None: all ten digits
-    pad: int  # LeNet-5 reads 32x32
-
-    @property
-    def model_names(self) -> tuple[str, ...]:
-        return (self.model, *(v for k, v in self.build.items() if k == "backbone"))
-
-
-CASES = [
-    PerfCase("lenet5-new", "lenet5-new", {"num_classes": 10}, None, 2),
-    PerfCase("arch2-resnet18", "arch2", {"backbone": "resnet18"}, sbh.SEED001_DIGITS, 0),
-]
-
-
-@dataclass(frozen=True)
-class Profile:
-    steps: dict  # case id -> timed training steps per pipeline
-    warmup_steps: int
-    repeats: int
-    thresholds: dict = field(default_factory=dict)  # case id -> {ratio: minimum}
-
-
-# Targets of the performance issue, asserted as minimum ratios measured in the same run.
-TARGETS = {
-    "lenet5-new": {"harness_over_dataloader": 3.0, "harness_over_minimal": 0.95},
-    "arch2-resnet18": {"harness_over_minimal": 0.95},
-}
-# The DataLoader pipeline's warm-up and timed steps stay inside one epoch (_check_one_epoch):
-# 234 batches of 256 for all of MNIST, 72 for digits (0,1,2).
-PROFILES = {
-    "smoke": Profile(steps={"lenet5-new": 220, "arch2-resnet18": 30}, warmup_steps=3, repeats=3, thresholds=TARGETS),
-    "full": Profile(steps={"lenet5-new": 220, "arch2-resnet18": 65}, warmup_steps=5, repeats=3, thresholds=TARGETS),
-}
-
+from harness.settings import MNIST_MEAN, MNIST_STD, Budget, InputPrep
+from harness.train import ClassificationTask, DeviceData, adam, as_heads, autocast, prepare_model, train_one_epoch
+from studies.perf import BATCH, EPOCH_IMAGES, EPOCH_REPEATS, EPOCH_TARGET, NAME, PROFILES, TARGET_GPUS, WORKERS, EpochCase, PerfCase, PerfSettings
+from studies.sbh.plan import SbhTask, select_digits
 
 def _task(case: PerfCase):
-    return sbh.SbhTask if case.digits else ClassificationTask
+    return SbhTask if case.digits else ClassificationTask
 
 
 def _images(ctx: RunContext, case: PerfCase) -> tuple[torch.Tensor, torch.Tensor]:
     (x, y), _ = mnist_splits(ctx)
-    return sbh.select_digits(x, y, case.digits) if case.digits else (x, y)
+    return select_digits(x, y, case.digits) if case.digits else (x, y)
 
 
 def _fresh(case: PerfCase, ctx: RunContext) -> tuple[nn.Module, torch.optim.Optimizer]:
@@ -169,18 +111,18 @@ def matmul_flops(device: torch.device, n: int = 2048, repeats: int = 5) -> float
 PIPELINES = {"harness": harness_seconds, "dataloader": dataloader_seconds, "minimal": minimal_seconds}
 
 
-def run_case(case: PerfCase, ctx: RunContext, *, profile: Profile | None = None) -> ResultRecord:
-    skip_if_done(ctx, STUDY, case.id)
-    profile = profile or PROFILES[ctx.profile]
-    steps = profile.steps[case.id]
+def run_case(case: PerfCase, ctx: RunContext, *, settings: PerfSettings | None = None) -> ResultRecord:
+    skip_if_done(ctx, NAME, case.id)
+    settings = settings or PROFILES[ctx.profile]
+    steps = settings.steps[case.id]
     budget = Budget(epochs=0, batch_size=BATCH, lr=1e-4)
-    record = new_record(STUDY, case.id, {"model": case.model, **case.build, "steps": steps, "workers": WORKERS}, ctx, thresholds=profile.thresholds.get(case.id, {}), budget=budget)
+    record = new_record(NAME, case.id, {"model": case.model, **case.build, "steps": steps, "workers": WORKERS}, ctx, thresholds=settings.thresholds.get(case.id, {}), budget=budget)
     with recorded(record, ctx.results_dir):
-        _check_one_epoch(case, len(_images(ctx, case)[1]), steps, profile.warmup_steps)
+        _check_one_epoch(case, len(_images(ctx, case)[1]), steps, settings.warmup_steps)
         best = {name: float("inf") for name in PIPELINES}
-        for _ in range(profile.repeats):
+        for _ in range(settings.repeats):
             for name, measure in PIPELINES.items():
-                best[name] = min(best[name], measure(case, ctx, steps, profile.warmup_steps))
+                best[name] = min(best[name], measure(case, ctx, steps, settings.warmup_steps))
         rate = {name: steps * BATCH / seconds for name, seconds in best.items()}
         example, _ = _device_data(case, ctx).batch(torch.arange(1, device=ctx.device), ctx.device)
         model, _ = _fresh(case, ctx)
@@ -199,30 +141,10 @@ def run_case(case: PerfCase, ctx: RunContext, *, profile: Profile | None = None)
     return record
 
 
-@dataclass(frozen=True)
-class EpochCase:
-    """Whole harness epochs at EMNIST Balanced's size against the seed's GPU seconds per epoch."""
-
-    id: str
-    model: str
-    prep: InputPrep
-    seed_s_per_epoch: float  # seed 004's figure on its GPU
-
-    @property
-    def model_names(self) -> tuple[str, ...]:
-        return (self.model,)
-
-
-# The seed's LeNet-5 took 3.0 s/epoch and its ResNet-50 20-23 s (20 s for the resize steps);
-# the target is ten times under each, i.e. 0.3 s and 2 s, on an H100.
-EPOCH_CASES = [
-    EpochCase("epoch-lenet5-new", "lenet5-new", emnist.PAD, seed_s_per_epoch=3.0),
-    EpochCase("epoch-resnet50", "resnet50-cls", emnist.RESIZE, seed_s_per_epoch=20.0),
-]
-EPOCH_TARGET = {"speedup_over_seed": 10.0}
-# GPUs the targets were set for; elsewhere the epoch time is recorded without a bar.
-TARGET_GPUS = ("H100", "H200")
-EPOCH_IMAGES, EPOCH_REPEATS = 94_000, 3
+def epoch_thresholds(device: torch.device) -> dict:
+    """The epoch target on the GPUs it was set for; elsewhere the time is recorded without a bar."""
+    targeted = device.type == "cuda" and any(name in torch.cuda.get_device_name(device) for name in TARGET_GPUS)
+    return dict(EPOCH_TARGET) if targeted else {}
 
 
 def run_epoch_case(case: EpochCase, ctx: RunContext) -> ResultRecord:
@@ -230,11 +152,10 @@ def run_epoch_case(case: EpochCase, ctx: RunContext) -> ResultRecord:
     through ``train_one_epoch``, the function every study's ``fit`` uses. The images are seeded
     random uint8 28x28 at EMNIST's size: throughput does not depend on what the pixels show, and
     EMNIST itself has no offline source."""
-    skip_if_done(ctx, STUDY, case.id)
-    targeted = ctx.device.type == "cuda" and any(name in torch.cuda.get_device_name(ctx.device) for name in TARGET_GPUS)
+    skip_if_done(ctx, NAME, case.id)
     budget = Budget(epochs=EPOCH_REPEATS, batch_size=BATCH, lr=1e-3)
     params = {"model": case.model, "images": EPOCH_IMAGES, "input": "zero-pad 28->32" if case.prep.pad else f"resize 28->{case.prep.resize}"}
-    record = new_record(STUDY, case.id, params, ctx, thresholds=EPOCH_TARGET if targeted else {}, budget=budget)
+    record = new_record(NAME, case.id, params, ctx, thresholds=epoch_thresholds(ctx.device), budget=budget)
     with recorded(record, ctx.results_dir):
         generator = seed_everything(ctx.seed)
         images = torch.randint(0, 256, (EPOCH_IMAGES, 28, 28), dtype=torch.uint8, generator=generator)
@@ -253,8 +174,8 @@ def run_epoch_case(case: EpochCase, ctx: RunContext) -> ResultRecord:
             s_per_epoch=seconds[0],
             s_per_epoch_median=seconds[len(seconds) // 2],
             images_per_s=(len(data) // BATCH) * BATCH / seconds[0],
-            seed_s_per_epoch=case.seed_s_per_epoch,
-            speedup_over_seed=case.seed_s_per_epoch / seconds[0],
+            writeup_s_per_epoch=case.writeup_s_per_epoch,
+            speedup_over_writeup=case.writeup_s_per_epoch / seconds[0],
         )
         judge(record)
     return record

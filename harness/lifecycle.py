@@ -1,15 +1,20 @@
-"""Running one benchmark case so that it always leaves a record.
+"""The life of one training case, written once: ``run_case(plan, ctx, benchmark)``.
 
-``recorded(record, results_dir)`` wraps a case: whatever happens inside (threshold miss,
-NaN loss, out of memory, missing data) the record is written with its status and a
-one-line error, and the run goes on with the next case. Only an interrupt (Ctrl-C) passes
-through unrecorded, leaving the records already written and no partial file.
+A study turns each of its cases into a ``CasePlan`` (what to build, which data, which budget,
+which metrics, what to time); ``run_case`` seeds, loads, builds, trains, scores, stores the
+test predictions, times inference, fills and judges the record and writes it. Whatever happens
+inside (threshold miss, NaN loss, out of memory, missing data) the record is written with its
+status and a one-line error (``recorded``), and the run goes on with the next case. Only an
+interrupt (Ctrl-C) passes through unrecorded, leaving the records already written and no
+partial file. A new record field is added here, in one place, for every study.
 """
 from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import asdict
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +23,86 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
+import models
 from harness.context import RunContext
 from harness.errors import BenchError, DataUnavailable, Diverged
 from harness.fileio import atomic_write_bytes
-from harness.records import RecordError, ResultRecord, read_record, record_path
-from harness.runtime import git_commit, machine_info
-from harness.timing import Timing
-from harness.train import Budget, EpochLog
+from harness.memory import training_step_peak
+from harness.records import MEASURED_STATUSES, RecordError, ResultRecord, read_record, record_path
+from harness.runtime import git_commit, machine_info, seed_everything
+from harness.settings import Budget, TimingRounds
+from harness.timing import Timing, inference_fn, time_inference
+from harness.train import DeviceData, EpochLog, Task, evaluate, fit, prepare_model
+
+# An error record keeps the end of its traceback, where the raising frame is; this bounds the file.
+TRACEBACK_CHARS = 4000
+
+
+@dataclass
+class Splits:
+    """The data of one case on the device: ``eval`` is watched after every epoch, ``test`` scored
+    once at the end (the same object when a study has no separate validation split)."""
+
+    train: DeviceData
+    eval: DeviceData
+    test: DeviceData
+
+
+@dataclass
+class Finished:
+    """What a plan's ``finish`` hook sees after training and timing, before the record is judged."""
+
+    model: nn.Module
+    record: ResultRecord
+    data: Splits
+    history: list[EpochLog]
+    ctx: RunContext
+
+
+@dataclass
+class CasePlan:
+    study: str
+    case_id: str
+    params: dict
+    budget: Budget
+    thresholds: dict
+    timing: TimingRounds
+    model: str  # registry name
+    load_data: Callable[[], Splits]
+    task: type[Task] | Task
+    score: Callable[[dict[str, torch.Tensor], torch.Tensor], dict]  # test outputs, labels -> metrics
+    model_kwargs: dict = field(default_factory=dict)
+    predict: Callable[[dict[str, torch.Tensor]], torch.Tensor] = lambda outputs: outputs["logits"].argmax(1)
+    measure_memory: bool = False
+    finish: Callable[[Finished], None] | None = None  # study-specific extras (weights, latency)
+
+
+def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
+    """Build, train, measure and record one case; the record is on disk whatever happens."""
+    skip_if_done(ctx, plan.study, plan.case_id)
+    record = new_record(plan.study, plan.case_id, plan.params, ctx, thresholds=plan.thresholds, budget=plan.budget)
+    with recorded(record, ctx.results_dir):
+        data = plan.load_data()
+        generator = seed_everything(ctx.seed)
+        model = prepare_model(models.create(plan.model, **plan.model_kwargs), ctx.device, compile=ctx.compile)
+        example, example_y = data.train.batch(torch.arange(min(plan.budget.batch_size, len(data.train)), device=ctx.device), ctx.device)
+        record.model = {**model_stats(model, example), "description": models.describe(plan.model)}
+        if plan.measure_memory:
+            record.model.update(training_step_peak(model, example, example_y, plan.task, plan.budget))
+        history, outputs = fit(model, data.train, data.eval, plan.task, plan.budget, device=ctx.device, generator=generator, name=plan.case_id)
+        if data.test is not data.eval:
+            outputs = evaluate(model, data.test, batch_size=plan.budget.eval_batch_size, device=ctx.device)
+        record.metrics.update(plan.score(outputs, data.test.labels))
+        save_predictions(record, ctx.results_dir, plan.predict(outputs), data.test.labels)
+        run_inference = inference_fn(model, data.test, batch_size=plan.budget.eval_batch_size, device=ctx.device)
+        timing = time_inference(benchmark, run_inference, rounds=plan.timing.rounds, warmup_rounds=plan.timing.warmup, device=ctx.device)
+        fill_training(record, history, timing, train_images=len(data.train), test_images=len(data.test))
+        if plan.finish is not None:
+            plan.finish(Finished(model, record, data, history, ctx))
+        judge(record)
+        if benchmark is not None:
+            benchmark.extra_info.update(status=record.status, **{k: record.metrics.get(k) for k in record.thresholds})
+    return record
 
 
 @contextlib.contextmanager
@@ -46,6 +124,7 @@ def recorded(record: ResultRecord, results_dir: Path):
         record.status, record.error = "error", str(exc)
     except Exception as exc:  # noqa: BLE001  (recorded, then reported by check_passed)
         record.status, record.error = "error", _one_line(f"{type(exc).__name__}: {exc}")
+        record.traceback = traceback.format_exc()[-TRACEBACK_CHARS:]
     record.write(results_dir)
 
 
@@ -64,7 +143,7 @@ def skip_if_done(ctx: RunContext, study: str, case_id: str) -> None:
         done = read_record(path)
     except RecordError:
         return
-    if done.status in ("passed", "failed") and done.profile == ctx.profile and done.seed == ctx.seed:
+    if done.status in MEASURED_STATUSES and done.profile == ctx.profile and done.seed == ctx.seed:
         pytest.skip(f"--skip-done: {path} holds a {done.status} record from {done.finished_at}")
 
 

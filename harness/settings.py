@@ -1,0 +1,45 @@
+"""Plain settings a study declares: the training budget and the input preparation.
+
+Kept free of torch so that the study definitions (``studies/<name>/__init__.py``), the
+registry and the reporter can read them on a machine without the training stack.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+@dataclass(frozen=True)
+class Budget:
+    epochs: int
+    batch_size: int
+    lr: float
+    eval_batch_size: int = 1024
+    # ReduceLROnPlateau on the evaluated split's loss, torch's (and Keras's) defaults:
+    # factor 0.1 after 10 epochs without improvement.
+    plateau: bool = False
+
+
+@dataclass(frozen=True)
+class InputPrep:
+    """What turns a uint8 batch into the network's input, on the device, for a whole batch at once.
+
+    ``pad`` zero-pads every side (28 -> 32 with 2); ``resize`` rescales bilinearly to a square
+    side instead; ``shift`` is training-time augmentation: each image moved by up to that many
+    pixels in x and y (zeros flow in), drawn from torch's generator, which each case seeds.
+    """
+
+    pad: int = 0
+    resize: int | None = None
+    mean: float = MNIST_MEAN
+    std: float = MNIST_STD
+    shift: int = 0
+
+
+@dataclass(frozen=True)
+class TimingRounds:
+    """How often the inference timing repeats: untimed warm-up rounds, then timed rounds."""
+
+    rounds: int
+    warmup: int = 0

@@ -1,0 +1,155 @@
+"""``sbh`` report, computed statements: write-up 001's conclusions, rankings, trade-off, tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from reports import stats
+from reports.load import load_predictions
+from reports.sbh.tables import PRIMARY, label
+from studies import sbh
+
+ACCURACY_METRICS = {
+    "acc_mean_heads": "accuracy, mean of heads (write-up 001, experiment 1)",
+    "acc_all_heads": "accuracy, all heads right (write-up 001, experiment 2)",
+}
+# Write-up 000's own best / worst structures per experiment, quoted beside ours for comparison.
+WRITEUP000_SAID = {
+    "combos": ("(1), (3)", "(4)-2"),
+    "size": ("(1)", "(4)-2"),
+    "lr": ("(2) at high rates; overall unclear", "unclear"),
+}
+# Structures whose mean accuracy is within this many points of the best count as "as accurate"
+# when picking the accuracy/speed trade-off (write-up 001 picked (3) on that basis).
+TRADEOFF_TOLERANCE = 0.005
+
+
+def summary(df: pd.DataFrame) -> list[str]:
+    """Write-up 001's conclusions, recomputed from these records; each sentence cites its numbers."""
+    measured = df[df["measured"]]
+    if measured.empty:
+        return []
+    lines = []
+    for metric, title in ACCURACY_METRICS.items():
+        per_structure = measured.groupby("structure")[metric].mean().sort_values()
+        best, worst = per_structure.index[-1], per_structure.index[0]
+        lines.append(
+            f"{title}: best structure **{label(best)}** ({per_structure[best]:.4f} mean over backbones), "
+            f"worst **{label(worst)}** ({per_structure[worst]:.4f})."
+        )
+    flags = measured["structure"].map(lambda s: (sbh.STRUCTURES[s].shared_backbone, sbh.STRUCTURES[s].shared_head))
+    shared_bb, shared_head = flags.map(lambda f: f[0]), flags.map(lambda f: f[1])
+    for metric in ACCURACY_METRICS:
+        lines.append(_compare(measured, shared_head, metric, "split heads", "a shared head", "accuracy", f"`{metric}`"))
+    lines.append(_compare(measured, shared_bb, "acc_all_heads", "split backbones", "a shared backbone", "accuracy", "`acc_all_heads`"))
+    time_split = measured.loc[~shared_bb, "inference_s"].mean()
+    time_shared = measured.loc[shared_bb, "inference_s"].mean()
+    if pd.notna(time_split) and pd.notna(time_shared) and time_shared > 0:
+        lines.append(
+            f"Inference: a shared backbone is **{time_split / time_shared:.1f}x faster** than split backbones "
+            f"({time_shared:.3f} s vs {time_split:.3f} s for the test subset, mean over backbones)."
+        )
+    by_backbone = measured.groupby("backbone")["inference_s"].mean()
+    if len(by_backbone) > 1:
+        fastest, slowest = by_backbone.idxmin(), by_backbone.idxmax()
+        lines.append(
+            f"Inference time grows with the backbone: {slowest} takes {by_backbone[slowest] / by_backbone[fastest]:.1f}x "
+            f"the time of {fastest} (mean over structures)."
+        )
+    lines.append(tradeoff(measured))
+    return lines
+
+
+def _compare(df, is_b, metric, name_a, name_b, what, metric_label) -> str:
+    a, b = df.loc[~is_b, metric].mean(), df.loc[is_b, metric].mean()
+    if pd.isna(a) or pd.isna(b):
+        return f"{what.capitalize()} of {name_a} vs {name_b}: not both present in these records."
+    verb = "higher" if a > b else "lower" if a < b else "equal"
+    return f"{metric_label}: {name_a} score {verb} than {name_b} ({a:.4f} vs {b:.4f}, difference {a - b:+.4f})."
+
+
+def tradeoff(df: pd.DataFrame) -> str:
+    stats = df.groupby("structure")[["acc_all_heads", "inference_s"]].mean()
+    best_acc = stats["acc_all_heads"].max()
+    close = stats[stats["acc_all_heads"] >= best_acc - TRADEOFF_TOLERANCE]
+    pick = close["inference_s"].idxmin()
+    return (
+        f"Trade-off: of the structures within {TRADEOFF_TOLERANCE * 100:.1f} points of the best `acc_all_heads` "
+        f"({', '.join(label(s) for s in close.index)}), the fastest is **{label(pick)}** "
+        f"({stats.loc[pick, 'acc_all_heads']:.4f}, {stats.loc[pick, 'inference_s']:.3f} s)."
+    )
+
+
+def rank_line(means: pd.Series, what: str) -> str:
+    best, worst = means.idxmax(), means.idxmin()
+    return f"{what}: best **{label(best)}** ({means[best]:.4f}), worst **{label(worst)}** ({means[worst]:.4f})."
+
+
+# comparison -> (experiments pooled, what makes a block besides the structure)
+SIGNIFICANCE = {
+    "digit combos (write-ups 001 and 000)": (["writeup001", "combos", "custom"], ["digits", "backbone", "seed"]),
+    "train sizes": (["size"], ["train_size", "backbone", "seed"]),
+    "learning rates": (["lr"], ["lr", "backbone", "seed"]),
+}
+
+
+def significance(df: pd.DataFrame) -> list[dict]:
+    """Do the structures differ? Friedman over (combo or swept value, backbone, seed) blocks."""
+    out = []
+    for name, (experiments, keys) in SIGNIFICANCE.items():
+        data = df[df["measured"] & df["experiment"].isin(experiments)] if not df.empty else df
+        result = stats.structure_tests(data, keys, "structure", PRIMARY) if not data.empty else None
+        if result is None:
+            continue
+        posthoc = result["posthoc"].assign(against=lambda t: t["against"].map(label))
+        out.append({"name": name, "result": {**result, "best": label(result["best"])}, "reading": stats.reading(result, label), "posthoc": posthoc})
+    return out
+
+
+def significance_table(items: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"comparison": i["name"], "blocks": i["result"]["blocks"], "structures": i["result"]["treatments"], "Friedman chi2": i["result"]["friedman_stat"], "p": i["result"]["friedman_p"], "best on average": i["result"]["best"]}
+            for i in items
+        ]
+    )
+
+
+def mcnemar_table(df: pd.DataFrame, records: dict, results_dirs: list[Path]) -> pd.DataFrame | None:
+    """The two most accurate structures on (0,1,2), per backbone and seed: do their test errors differ?"""
+    data = df[df["measured"] & (df["experiment"] == "writeup001")] if not df.empty else df
+    rows = []
+    for (backbone, seed), group in (data.groupby(["backbone", "seed"]) if not data.empty else []):
+        top = group.sort_values(PRIMARY, ascending=False).head(2)
+        if len(top) < 2:
+            continue
+        arrays = [load_predictions(records, results_dirs, "sbh", row["case_id"], row["seed"]) for _, row in top.iterrows()]
+        if any(a is None for a in arrays):
+            continue
+        (a, b), (first, second) = top["structure"].tolist(), arrays
+        test = stats.mcnemar_exact(first["labels"], first["predictions"], second["predictions"])
+        rows.append({"backbone": backbone, "seed": seed, "A": label(a), "B": label(b), "acc A": top[PRIMARY].iloc[0], "acc B": top[PRIMARY].iloc[1], "only A right": test["only_a_right"], "only B right": test["only_b_right"], "p (exact)": test["p"], "different at 5 %": "yes" if test["different"] else "no"})
+    return pd.DataFrame(rows) if rows else None
+
+
+def writeup000_summary(parts: dict) -> pd.DataFrame:
+    """Write-up 000's summary table: per experiment, best and worst structure from the data, beside the write-up's."""
+    rows = []
+    for experiment, part in parts.items():
+        if part is None:
+            continue
+        means = part["means"]
+        rows.append(
+            {
+                "experiment": sbh.STUDY.experiment(experiment).description,
+                "cases": part["cases"],
+                "best (ours)": f"{label(means.idxmax())} {means.max():.4f}",
+                "worst (ours)": f"{label(means.idxmin())} {means.min():.4f}",
+                "write-up 000 best": WRITEUP000_SAID[experiment][0],
+                "write-up 000 worst": WRITEUP000_SAID[experiment][1],
+            }
+        )
+    return pd.DataFrame(rows)
+
+

@@ -1,0 +1,135 @@
+"""``sbh`` report, tables: the records as one frame, structure x backbone pivots, coverage."""
+from __future__ import annotations
+
+import pandas as pd
+
+from reports import stats
+from reports.load import measured
+from studies import sbh
+
+METRIC_COLUMNS = ["acc_all_heads", "acc_mean_heads", "acc_head_abc", "acc_head_a", "acc_head_b", "test_loss", "train_s", "inference_s"]
+PRIMARY = "acc_all_heads"  # write-up 000's charts compare one accuracy; ours is the stricter of the two
+# Registry order (structure (1) first, resnet18 first), not alphabetical.
+ORDER = {name: i for i, name in enumerate([*sbh.BACKBONES, *sbh.STRUCTURES])}
+
+
+def writeup_label(structure: str) -> str:
+    """``arch4-1`` -> ``(4)-1``: the numbering of write-up 001's figure."""
+    return sbh.STRUCTURES[structure].label if structure in sbh.STRUCTURES else structure
+
+
+def label(structure: str) -> str:
+    return f"{structure} {writeup_label(structure)}"
+
+
+def structures_table() -> pd.DataFrame:
+    rows = [
+        {
+            "structure": label(name),
+            "shared backbone": "yes" if info.shared_backbone else "no",
+            "shared head": "yes" if info.shared_head else "no",
+            "heads": ", ".join(info.heads),
+            "what it is": info.description,
+        }
+        for name, info in sbh.STRUCTURES.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per case record with the columns the tables use; order follows the registry."""
+    if frame.empty:
+        return frame
+    df = frame.rename(columns=lambda c: c.removeprefix("metrics.")).copy()
+    for column in METRIC_COLUMNS:
+        if column not in df:
+            df[column] = float("nan")
+    df["params"] = df.get("model.params", pd.Series(index=df.index, dtype=float)).astype("Int64")
+    df["gflops"] = df.get("model.flops_per_image", pd.Series(float("nan"), index=df.index)) / 1e9
+    df["structure"] = df["params.structure"]
+    df["backbone"] = df["params.backbone"]
+    df["digits"] = df["params.digits"].map(lambda d: ",".join(map(str, d)))
+    df["experiment"] = df["params.experiment"]
+    df["train_size"] = df.get("params.train_size", pd.Series(float("nan"), index=df.index)).astype(float)
+    df["lr"] = df.get("params.lr", pd.Series(float("nan"), index=df.index)).astype(float)
+    df["measured"] = measured(df)
+    order = ["digits", "train_size", "lr", "structure", "backbone"]
+    return df.sort_values(order, key=lambda column: column.map(ORDER) if column.name in ("structure", "backbone") else column)
+
+
+def structure_by_backbone(df: pd.DataFrame, values: str, aggfunc: str) -> pd.DataFrame:
+    """Structure x backbone with every registered name present (gaps as NaN), rows labelled as in write-up 001."""
+    # groupby + unstack: the same table as pivot_table, several times faster on these small frames.
+    table = df.groupby(["structure", "backbone"])[values].agg(aggfunc).unstack("backbone") if len(df) else pd.DataFrame()
+    table = table.reindex(index=list(sbh.STRUCTURES), columns=list(sbh.BACKBONES))
+    table.index = [label(s) for s in table.index]
+    table.index.name, table.columns.name = "structure", "backbone"
+    return table
+
+
+def pivot(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A metric averaged over seeds, for the cases that produced metrics."""
+    return structure_by_backbone(df[df["measured"]], column, "mean")
+
+
+def ci_pivot(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """95 % CI half-width of a metric over seeds (NaN where one seed ran)."""
+    return structure_by_backbone(df[df["measured"]], column, stats.ci_halfwidth)
+
+
+def shown(df: pd.DataFrame, column: str, fmt: str) -> pd.DataFrame:
+    """The table a reader sees: means, with ``± CI`` once a case has several seeds."""
+    means = pivot(df, column)
+    if df.groupby("case_id")["seed"].nunique().max() < 2:
+        return means
+    return stats.with_ci(means, ci_pivot(df, column), fmt)
+
+
+def failed_mask(df: pd.DataFrame) -> pd.DataFrame:
+    """True where a case missed its threshold (its bar is hatched)."""
+    return structure_by_backbone(df.assign(bad=df["status"] == "failed"), "bad", "max")
+
+
+def expected_cases(df: pd.DataFrame) -> list[str]:
+    """Write-up 001's grid is always expected; another experiment (or --digits combo) once any of its cases ran."""
+    experiments = set(df.get("params.experiment", pd.Series(dtype=object)))
+    expected = [case.id for case in sbh.experiment_cases("writeup001")]
+    for name in ("combos", "size", "lr"):
+        if name in experiments:
+            expected += [case.id for case in sbh.experiment_cases(name)]
+    custom = df[df["params.experiment"] == "custom"] if "params.experiment" in df else df.iloc[0:0]
+    for digits in sorted({tuple(d) for d in custom.get("params.digits", [])}):
+        expected += [case.id for case in sbh.grid(digits)]
+    return expected
+
+
+def complete_blocks(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rows of the (keys) blocks in which every registered structure was measured.
+
+    Structure means are compared over the same blocks only; otherwise one missing case would
+    move a structure's average by the difficulty of the cells it lacks.
+    """
+    structures = set(list(sbh.STRUCTURES))
+    measured = df[df["measured"]]
+    if measured.empty:
+        return measured
+    full = measured.groupby(keys)["structure"].transform(lambda s: structures <= set(s))
+    return measured[full.astype(bool)]
+
+
+def structure_means(df: pd.DataFrame, metric: str = PRIMARY) -> pd.Series:
+    means = df.groupby("structure")[metric].mean()
+    return means.reindex([s for s in list(sbh.STRUCTURES) if s in means.index])
+
+
+def pivot_by(df: pd.DataFrame, index: str, columns: str, values: str = PRIMARY) -> pd.DataFrame:
+    table = df.pivot_table(index=index, columns=columns, values=values, aggfunc="mean")
+    if columns == "structure":
+        table = table.reindex(columns=[s for s in list(sbh.STRUCTURES) if s in table.columns])
+        table.columns = [label(s) for s in table.columns]
+    if columns == "backbone":
+        table = table.reindex(columns=[b for b in list(sbh.BACKBONES) if b in table.columns])
+    table.columns.name = columns
+    return table
+
+

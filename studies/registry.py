@@ -1,0 +1,60 @@
+"""What a study is, in one small interface every part of the suite reads.
+
+A study module (``studies/<name>/__init__.py``) is a torch-free definition: its cases as
+data, its profiles, its experiments (each a pytest marker), the write-ups it reproduces, and
+where its report lives. The training side of a study is ``studies/<name>/plan.py``, which
+turns a case into a ``harness.lifecycle.CasePlan``. ``benchmarks/``, ``conftest.py``,
+``python -m reports`` and ``reports compare`` read ``STUDIES`` (``studies/__init__.py``)
+instead of repeating the names.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named part of a study with its own pytest marker, e.g. write-up 000's size sweep."""
+
+    key: str  # the value of ``params.experiment`` in the records
+    marker: str
+    description: str
+    options: str = ""  # what the command needs besides the marker, e.g. ``--digits A,B,C``
+
+    @property
+    def command(self) -> str:
+        return " ".join(filter(None, ["pytest benchmarks -m", self.marker, self.options]))
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str  # folder of its records, the reports' file name, the pytest marker
+    title: str
+    writeups: tuple[str, ...]  # the write-ups it reproduces, e.g. ("001", "000")
+    description: str  # the marker's help text
+    cases: Callable[..., list]  # every declared case (each has ``id`` and ``model_names``)
+    profiles: Mapping[str, Any]  # profile name -> the study's settings for that profile
+    experiments: tuple[Experiment, ...] = ()
+    report: str | None = None  # module whose ``build(frame, ...)`` gives the template's context
+    run_alone: bool = False  # measures the machine: runs only when selected by its marker alone
+    extra: dict = field(default_factory=dict)  # e.g. the command that runs it, for the index
+
+    @property
+    def template(self) -> str:
+        return f"{self.name}.md.j2"
+
+    @property
+    def command(self) -> str:
+        return f"pytest benchmarks -m {self.name}"
+
+    def markers(self) -> list[tuple[str, str]]:
+        """(marker, help) for the study and each experiment, as pytest registers them."""
+        return [(self.name, self.description), *((e.marker, f"{self.name}: {e.description}") for e in self.experiments)]
+
+    def experiment(self, key: str) -> Experiment:
+        for experiment in self.experiments:
+            if experiment.key == key:
+                return experiment
+        raise ValueError(f"unknown {self.name} experiment {key!r}; choose from {', '.join(e.key for e in self.experiments)}")
