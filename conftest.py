@@ -1,4 +1,5 @@
 """Command-line options of the suite, validated once; the session's RunContext fixture."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -19,18 +20,58 @@ CONTEXT_KEY = pytest.StashKey[RunContext]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("backbone-bench")
-    group.addoption("--profile", default="auto", help=f"budget and thresholds: {', '.join(PROFILE_CHOICES)} (auto: full on CUDA, smoke on CPU)")
+    group.addoption(
+        "--profile",
+        default="auto",
+        help=f"budget and thresholds: {', '.join(PROFILE_CHOICES)} (auto: full on CUDA, smoke on CPU)",
+    )
     group.addoption("--device", default="auto", help=f"{', '.join(DEVICE_CHOICES)} or cuda:N")
-    group.addoption("--data-root", default=None, help=f"dataset folder (default: ${DATA_ROOT_ENV} or {default_data_root()})")
+    group.addoption(
+        "--data-root", default=None, help=f"dataset folder (default: ${DATA_ROOT_ENV} or {default_data_root()})"
+    )
     group.addoption("--results-dir", default="results", help="where result records are written (default: results)")
-    group.addoption("--digits", action="append", default=[], metavar="A,B,C", help="extra sbh digit combination, e.g. 2,5,7 (repeatable)")
+    group.addoption(
+        "--digits",
+        action="append",
+        default=[],
+        metavar="A,B,C",
+        help="extra sbh digit combination, e.g. 2,5,7 (repeatable)",
+    )
     group.addoption("--seed", type=int, default=0, help="seed for initialisation, batch order and subsets (default 0)")
-    group.addoption("--seeds", type=int, default=1, metavar="N", help="run every selected case with N seeds: --seed, --seed+1, ... (ids end in -seedK when N > 1)")
-    group.addoption("--model", action="append", default=[], metavar="NAME[,NAME]", help="run only cases that use these registered models, e.g. resnet34 or arch2,vgg (repeatable)")
-    group.addoption("--skip-done", action="store_true", help="skip cases whose passed/failed record for this profile and seed exists (resume a run)")
-    group.addoption("--emnist-tiny", action="store_true", help="test-only: run the emnist cases on a small fixture with a one-epoch budget and no accuracy bar")
-    group.addoption("--deterministic", action="store_true", help="deterministic kernels on CUDA (slower); CPU runs are deterministic anyway")
-    group.addoption("--compile", action="store_true", help="torch.compile every model before training (the first steps then include compilation)")
+    group.addoption(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run every selected case with N seeds: --seed, --seed+1, ... (ids end in -seedK when N > 1)",
+    )
+    group.addoption(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="run only cases that use these registered models, e.g. resnet34 or arch2,vgg (repeatable)",
+    )
+    group.addoption(
+        "--skip-done",
+        action="store_true",
+        help="skip cases whose passed/failed record for this profile and seed exists (resume a run)",
+    )
+    group.addoption(
+        "--emnist-tiny",
+        action="store_true",
+        help="test-only: run the emnist cases on a small fixture with a one-epoch budget and no accuracy bar",
+    )
+    group.addoption(
+        "--deterministic",
+        action="store_true",
+        help="deterministic kernels on CUDA (slower); CPU runs are deterministic anyway",
+    )
+    group.addoption(
+        "--compile",
+        action="store_true",
+        help="torch.compile every model before training (the first steps then include compilation)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,7 +96,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.bench_models = {name.strip() for text in opt.model for name in text.split(",") if name.strip()}
     unknown = sorted(config.bench_models - set(models.list_models()))
     if unknown:
-        raise pytest.UsageError(f"--model {', '.join(unknown)}: unknown model; valid choices: {', '.join(models.list_models())}")
+        raise pytest.UsageError(
+            f"--model {', '.join(unknown)}: unknown model; valid choices: {', '.join(models.list_models())}"
+        )
     configure_backends(device, deterministic=opt.deterministic)
     data_root = Path(opt.data_root).expanduser() if opt.data_root else default_data_root()
     config.stash[CONTEXT_KEY] = RunContext(

@@ -3,6 +3,7 @@ CSP, SPPF, Transformer) and a plain reference CNN, then integrated-gradients hea
 best block network beside the reference. The heatmap case reads the records and weights the
 training cases wrote, so it runs last and skips when they are absent.
 """
+
 import pytest
 
 from harness.errors import BenchError

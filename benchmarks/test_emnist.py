@@ -2,6 +2,7 @@
 the candidate models. Without the EMNIST files every case skips with the reason and how to
 get them; ``--emnist-tiny`` (test-only) runs the pipeline on a small fixture instead.
 """
+
 import pytest
 
 from harness.lifecycle import check_passed, run_case
@@ -21,4 +22,6 @@ def test_emnist_data(case_context, request):
 
 @pytest.mark.parametrize("emnist_case", emnist.cases(), ids=lambda case: case.id)
 def test_emnist(emnist_case, case_context, benchmark, request):
-    check_passed(run_case(plan(emnist_case, case_context, _settings_name(request.config, case_context)), case_context, benchmark))
+    check_passed(
+        run_case(plan(emnist_case, case_context, _settings_name(request.config, case_context)), case_context, benchmark)
+    )

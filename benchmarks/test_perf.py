@@ -6,6 +6,7 @@ These cases measure the machine rather than a model, and other work running besi
 skews the ratios, so they run only when asked for alone: ``pytest benchmarks -m perf``
 (the study is declared ``run_alone``; conftest.py skips it otherwise).
 """
+
 import pytest
 
 from harness.lifecycle import check_passed
@@ -21,8 +22,10 @@ def test_perf(perf_case, run_context):
     m = record.metrics
     if m:
         print(
-            f"\n{perf_case.id}: harness {m['images_per_s_harness']:.0f} img/s, DataLoader {m['images_per_s_dataloader']:.0f} img/s, "
-            f"minimal loop {m['images_per_s_minimal']:.0f} img/s; harness/DataLoader {m['harness_over_dataloader']:.2f}x, "
+            f"\n{perf_case.id}: harness {m['images_per_s_harness']:.0f} img/s, DataLoader "
+            f"{m['images_per_s_dataloader']:.0f} img/s, "
+            f"minimal loop {m['images_per_s_minimal']:.0f} img/s; harness/DataLoader "
+            f"{m['harness_over_dataloader']:.2f}x, "
             f"harness/minimal {m['harness_over_minimal']:.3f}x; step at {m['train_flops_per_s'] / 1e9:.1f} GFLOP/s = "
             f"{m['share_of_matmul_rate']:.1%} of the measured matmul rate"
         )
@@ -32,13 +35,17 @@ def test_perf(perf_case, run_context):
 @pytest.mark.parametrize("epoch_case", perf.EPOCH_CASES, ids=lambda case: case.id)
 def test_perf_epoch(epoch_case, run_context):
     if run_context.device.type != "cuda":
-        pytest.skip(f"{epoch_case.id}: a GPU target (write-up 004's {epoch_case.writeup_s_per_epoch:g} s/epoch / 10); this device is {run_context.device}")
+        pytest.skip(
+            f"{epoch_case.id}: a GPU target (write-up 004's {epoch_case.writeup_s_per_epoch:g} s/epoch / 10); "
+            f"this device is {run_context.device}"
+        )
     record = run_epoch_case(epoch_case, run_context)
     m = record.metrics
     if m:
         bar = "asserted" if record.thresholds else f"not asserted: the target is for {' / '.join(perf.TARGET_GPUS)}"
         print(
-            f"\n{epoch_case.id}: {m['s_per_epoch']:.2f} s/epoch (median {m['s_per_epoch_median']:.2f}), {m['images_per_s']:.0f} img/s; "
+            f"\n{epoch_case.id}: {m['s_per_epoch']:.2f} s/epoch (median {m['s_per_epoch_median']:.2f}), "
+            f"{m['images_per_s']:.0f} img/s; "
             f"{m['speedup_over_writeup']:.1f}x under write-up 004's {m['writeup_s_per_epoch']:g} s/epoch ({bar})"
         )
     check_passed(record)

@@ -5,6 +5,7 @@ Cases, experiments (one marker each, all under ``sbh``) and the ``ci`` subset ar
 the whole test subset with pytest-benchmark, writes its record, then asserts its group's
 accuracy threshold.
 """
+
 import pytest
 
 from harness.lifecycle import check_passed, run_case
@@ -17,7 +18,10 @@ pytestmark = pytest.mark.sbh
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "sbh_case" in metafunc.fixturenames:
         cases = sbh.all_cases(metafunc.config.sbh_extra_digits)
-        params = [pytest.param(case, marks=[getattr(pytest.mark, m) for m in sbh.case_markers(case)], id=case.id) for case in cases]
+        params = [
+            pytest.param(case, marks=[getattr(pytest.mark, m) for m in sbh.case_markers(case)], id=case.id)
+            for case in cases
+        ]
         metafunc.parametrize("sbh_case", params)
 
 

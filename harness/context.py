@@ -3,6 +3,7 @@
 Built once from the command-line options in the root ``conftest.py`` and handed to every
 case as a session fixture; loaded datasets are cached here for the whole session.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -5,6 +5,7 @@ files and torchvision's download fails, loading raises ``DataUnavailable`` and t
 cases skip with that one line. EMNIST stores every image transposed; ``load_emnist``
 returns them upright.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,11 +47,16 @@ def require_emnist(root: Path) -> Path:
         )
     counts = {}
     for name, ndim in FILES.items():
-        counts[name] = len(read_idx(raw_dir(root) / name, ndim=ndim, fix=f"delete {raw_dir(root) / name} and download EMNIST again"))
+        counts[name] = len(
+            read_idx(raw_dir(root) / name, ndim=ndim, fix=f"delete {raw_dir(root) / name} and download EMNIST again")
+        )
     for part in ("train", "test"):
         images, labels = (f"emnist-{SPLIT}-{part}-{kind}-ubyte" for kind in ("images-idx3", "labels-idx1"))
         if counts[images] != counts[labels]:
-            raise DataError(f"{raw_dir(root) / images} has {counts[images]} images but {labels} has {counts[labels]} labels; download EMNIST again")
+            raise DataError(
+                f"{raw_dir(root) / images} has {counts[images]} images but {labels} has {counts[labels]} "
+                "labels; download EMNIST again"
+            )
     return Path(root)
 
 

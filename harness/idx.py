@@ -4,6 +4,7 @@ Header: two zero bytes, a dtype code (0x08 = uint8), the number of dimensions, t
 big-endian uint32 per dimension. ``read_idx`` checks all of it so a truncated download or a
 wrong file fails with a message naming the file.
 """
+
 from __future__ import annotations
 
 import struct
@@ -32,7 +33,9 @@ def read_idx(path: Path, *, ndim: int, fix: str) -> np.ndarray:
     if len(raw) >= 4:
         magic, expected = struct.unpack(">I", raw[:4])[0], (UINT8 << 8) | ndim
         if magic != expected:
-            raise DataError(f"{path} has magic number {magic} (expected {expected}); not an IDX file of this kind; {fix}")
+            raise DataError(
+                f"{path} has magic number {magic} (expected {expected}); not an IDX file of this kind; {fix}"
+            )
     if len(raw) < 4 + 4 * ndim:
         raise DataError(f"{path} is truncated ({len(raw)} bytes, no complete header); {fix}")
     shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])

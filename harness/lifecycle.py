@@ -8,6 +8,7 @@ status and a one-line error (``recorded``), and the run goes on with the next ca
 interrupt (Ctrl-C) passes through unrecorded, leaving the records already written and no
 partial file. A new record field is added here, in one place, for every study.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -85,17 +86,30 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
         data = plan.load_data()
         generator = seed_everything(ctx.seed)
         model = prepare_model(models.create(plan.model, **plan.model_kwargs), ctx.device, compile=ctx.compile)
-        example, example_y = data.train.batch(torch.arange(min(plan.budget.batch_size, len(data.train)), device=ctx.device), ctx.device)
+        example, example_y = data.train.batch(
+            torch.arange(min(plan.budget.batch_size, len(data.train)), device=ctx.device), ctx.device
+        )
         record.model = {**model_stats(model, example), "description": models.describe(plan.model)}
         if plan.measure_memory:
             record.model.update(training_step_peak(model, example, example_y, plan.task, plan.budget))
-        history, outputs = fit(model, data.train, data.eval, plan.task, plan.budget, device=ctx.device, generator=generator, name=plan.case_id)
+        history, outputs = fit(
+            model,
+            data.train,
+            data.eval,
+            plan.task,
+            plan.budget,
+            device=ctx.device,
+            generator=generator,
+            name=plan.case_id,
+        )
         if data.test is not data.eval:
             outputs = evaluate(model, data.test, batch_size=plan.budget.eval_batch_size, device=ctx.device)
         record.metrics.update(plan.score(outputs, data.test.labels))
         save_predictions(record, ctx.results_dir, plan.predict(outputs), data.test.labels)
         run_inference = inference_fn(model, data.test, batch_size=plan.budget.eval_batch_size, device=ctx.device)
-        timing = time_inference(benchmark, run_inference, rounds=plan.timing.rounds, warmup_rounds=plan.timing.warmup, device=ctx.device)
+        timing = time_inference(
+            benchmark, run_inference, rounds=plan.timing.rounds, warmup_rounds=plan.timing.warmup, device=ctx.device
+        )
         fill_training(record, history, timing, train_images=len(data.train), test_images=len(data.test))
         if plan.finish is not None:
             plan.finish(Finished(model, record, data, history, ctx))
@@ -122,7 +136,7 @@ def recorded(record: ResultRecord, results_dir: Path):
             torch.cuda.empty_cache()  # hand the cached blocks back so the next case starts clean
     except BenchError as exc:
         record.status, record.error = "error", str(exc)
-    except Exception as exc:  # noqa: BLE001  (recorded, then reported by check_passed)
+    except Exception as exc:
         record.status, record.error = "error", _one_line(f"{type(exc).__name__}: {exc}")
         record.traceback = traceback.format_exc()[-TRACEBACK_CHARS:]
     record.write(results_dir)
@@ -175,7 +189,9 @@ def model_stats(model: nn.Module, example: torch.Tensor) -> dict:
     return {"params": sum(p.numel() for p in model.parameters()), "flops_per_image": counter.get_total_flops()}
 
 
-def new_record(study: str, case_id: str, params: dict, ctx: RunContext, *, thresholds: dict, budget: Budget) -> ResultRecord:
+def new_record(
+    study: str, case_id: str, params: dict, ctx: RunContext, *, thresholds: dict, budget: Budget
+) -> ResultRecord:
     return ResultRecord(
         study=study,
         case_id=case_id,
@@ -190,7 +206,9 @@ def new_record(study: str, case_id: str, params: dict, ctx: RunContext, *, thres
     )
 
 
-def fill_training(record: ResultRecord, history: list[EpochLog], timing: Timing, *, train_images: int, test_images: int) -> None:
+def fill_training(
+    record: ResultRecord, history: list[EpochLog], timing: Timing, *, train_images: int, test_images: int
+) -> None:
     record.curves = [asdict(h) for h in history]
     train_s = history[-1].elapsed_s if history else 0.0
     record.metrics.update(
@@ -218,4 +236,10 @@ def save_arrays(record: ResultRecord, results_dir: Path, key: str, stem: str, **
 def save_predictions(record: ResultRecord, results_dir: Path, predictions: torch.Tensor, labels: torch.Tensor) -> None:
     """Test-set predictions beside the record, so paired tests between models can run later."""
     as_int16 = {"predictions": predictions, "labels": labels}
-    save_arrays(record, results_dir, "predictions", f"predictions/{record.case_id}", **{k: v.cpu().numpy().astype(np.int16) for k, v in as_int16.items()})
+    save_arrays(
+        record,
+        results_dir,
+        "predictions",
+        f"predictions/{record.case_id}",
+        **{k: v.cpu().numpy().astype(np.int16) for k, v in as_int16.items()},
+    )

@@ -8,6 +8,7 @@ cases, so the bytes the step must hold at once are summed instead: parameters, g
 optimizer's state as it stands after the step, and every tensor autograd saves for the
 backward pass (in the dtype autocast gave it).
 """
+
 from __future__ import annotations
 
 import torch
@@ -59,7 +60,8 @@ def training_step_peak(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task:
         optimizer.step()
         weights = sum(_tensor_bytes(p) for p in model.parameters())
         peak = saved + 2 * weights + _optimizer_state_bytes(optimizer)  # weights + gradients + optimizer state
-        method = "CPU: saved activations + params, grads and optimizer state for one step (the case's optimizer and precision)"
+        method = "CPU: saved activations + params, grads and optimizer state for one step"
+        method += " (the case's optimizer and precision)"
     model.zero_grad(set_to_none=True)
     model.load_state_dict(state)
     return {"peak_memory_bytes": int(peak), "peak_memory_method": method, "peak_memory_batch": len(x)}

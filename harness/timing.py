@@ -6,11 +6,12 @@ timed; data preparation happens before, accuracy evaluation elsewhere.
 pytest-benchmark does the timing when it is active; when it is disabled (``--benchmark-disable``,
 or under xdist) the same rounds are timed here with ``perf_counter`` and the record says so.
 """
+
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -29,7 +30,7 @@ class Timing:
     source: str  # "pytest-benchmark" or "perf_counter"
 
     @classmethod
-    def from_samples(cls, samples: list[float], source: str) -> "Timing":
+    def from_samples(cls, samples: list[float], source: str) -> Timing:
         return cls(
             median_s=statistics.median(samples),
             min_s=min(samples),
@@ -48,7 +49,9 @@ def inference_fn(model: nn.Module, data: DeviceData, *, batch_size: int, device:
     return run
 
 
-def time_inference(benchmark, fn: Callable[[], None], *, rounds: int, warmup_rounds: int, device: torch.device) -> Timing:
+def time_inference(
+    benchmark, fn: Callable[[], None], *, rounds: int, warmup_rounds: int, device: torch.device
+) -> Timing:
     """Time ``fn`` with the pytest-benchmark fixture (``benchmark`` may be None outside pytest)."""
     if benchmark is not None and not benchmark.disabled:
         benchmark.pedantic(fn, rounds=rounds, warmup_rounds=warmup_rounds, iterations=1)

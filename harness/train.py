@@ -5,8 +5,10 @@ torchvision's reference ``train.py``. No callbacks: what a study varies is passe
 Data stay on the training device as one uint8 tensor; batches are drawn by index and
 normalised on the device, so no DataLoader or per-sample Python transform sits in the loop.
 """
+
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Protocol
@@ -20,6 +22,9 @@ from harness.runtime import timed
 from harness.settings import Budget, InputPrep
 
 log = logging.getLogger("backbone_bench")
+# The default preparation (no pad or resize, MNIST normalisation); InputPrep is frozen, so one instance serves all.
+NO_PREP = InputPrep()
+
 
 def as_heads(outputs: torch.Tensor | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Multi-head models return {head: logits}; a plain classifier's logits become {"logits": ...}."""
@@ -52,8 +57,10 @@ def _random_shift(x: torch.Tensor, limit: int) -> torch.Tensor:
     """Translate each image by its own (dx, dy) in [-limit, limit], zero fill: one gather, no loop."""
     n, _, h, w = x.shape
     padded = F.pad(x, (limit,) * 4)
-    dy, dx = (torch.randint(0, 2 * limit + 1, (2, n), device=x.device))
-    rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])[:, None, :, None].expand(n, x.shape[1], h, w + 2 * limit)
+    dy, dx = torch.randint(0, 2 * limit + 1, (2, n), device=x.device)
+    rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])[:, None, :, None].expand(
+        n, x.shape[1], h, w + 2 * limit
+    )
     x = padded.gather(2, rows)
     cols = (torch.arange(w, device=x.device)[None, :] + dx[:, None])[:, None, None, :].expand(n, x.shape[1], h, w)
     return x.gather(3, cols)
@@ -65,16 +72,20 @@ class DeviceData:
 
     images: torch.Tensor
     labels: torch.Tensor
-    prep: InputPrep = InputPrep()
+    prep: InputPrep = NO_PREP
 
     def __len__(self) -> int:
         return len(self.labels)
 
     @classmethod
-    def create(cls, images: torch.Tensor, labels: torch.Tensor, device: torch.device, *, prep: InputPrep = InputPrep()) -> "DeviceData":
+    def create(
+        cls, images: torch.Tensor, labels: torch.Tensor, device: torch.device, *, prep: InputPrep = NO_PREP
+    ) -> DeviceData:
         return cls(images.to(device, non_blocking=True), labels.to(device, non_blocking=True), prep)
 
-    def batch(self, index: torch.Tensor, device: torch.device, *, train: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(
+        self, index: torch.Tensor, device: torch.device, *, train: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         prep = self.prep
         x = self.images[index].unsqueeze(1)
         if prep.pad:
@@ -153,9 +164,8 @@ def train_one_epoch(
         optimizer.step()
         loss_sum += loss.detach().float()
         correct += task.correct(outputs, y)
-        if (step + 1) % check_every == 0 or step + 1 == steps:
-            if not torch.isfinite(loss_sum).item():
-                raise Diverged(f"loss became {loss_sum.item()} in epoch {epoch} at or before step {step + 1}/{steps}")
+        if ((step + 1) % check_every == 0 or step + 1 == steps) and not torch.isfinite(loss_sum).item():
+            raise Diverged(f"loss became {loss_sum.item()} in epoch {epoch} at or before step {step + 1}/{steps}")
     return loss_sum.item() / max(steps, 1), correct.item() / max(steps * batch_size, 1)
 
 
@@ -194,12 +204,18 @@ def fit(
     logits: dict[str, torch.Tensor] = {}
     elapsed = 0.0
     for epoch in range(1, budget.epochs + 1):
-        (train_loss, train_acc), seconds = timed(
-            device,
-            lambda: train_one_epoch(
-                model, optimizer, train, task, batch_size=budget.batch_size, generator=generator, device=device, epoch=epoch
-            ),
+        one_epoch = functools.partial(
+            train_one_epoch,
+            model,
+            optimizer,
+            train,
+            task,
+            batch_size=budget.batch_size,
+            generator=generator,
+            device=device,
+            epoch=epoch,
         )
+        (train_loss, train_acc), seconds = timed(device, one_epoch)
         elapsed += seconds
         lr = optimizer.param_groups[0]["lr"]
         logits = evaluate(model, test, batch_size=budget.eval_batch_size, device=device)
@@ -210,6 +226,12 @@ def fit(
         history.append(EpochLog(epoch, train_loss, train_acc, eval_acc, elapsed, eval_loss, lr))
         log.info(
             "%s epoch %d/%d  loss %.4f  train_acc %.4f  test_acc %.4f  %.1fs",
-            name, epoch, budget.epochs, train_loss, train_acc, eval_acc, elapsed,
+            name,
+            epoch,
+            budget.epochs,
+            train_loss,
+            train_acc,
+            eval_acc,
+            elapsed,
         )
     return history, logits

@@ -3,10 +3,11 @@
 Each builder belongs to a family (``backbone``, ``sbh``, ...) so that a grid can list
 "every backbone" and an error can name the valid choices of the family that was asked for.
 """
+
 from __future__ import annotations
 
 import fnmatch
-from typing import Callable
+from collections.abc import Callable
 
 import torch.nn as nn
 
@@ -28,9 +29,7 @@ def register_model(name: str, *, family: str) -> Callable[[Builder], Builder]:
 def list_models(pattern: str = "*", *, family: str | None = None) -> list[str]:
     """Registered names matching a glob, in registration order (the order of the case grid)."""
     return [
-        name
-        for name, (fam, _) in _BUILDERS.items()
-        if fnmatch.fnmatchcase(name, pattern) and family in (None, fam)
+        name for name, (fam, _) in _BUILDERS.items() if fnmatch.fnmatchcase(name, pattern) and family in (None, fam)
     ]
 
 

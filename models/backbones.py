@@ -3,6 +3,7 @@
 The stem keeps torchvision's 7x7/stride-2 conv and max-pool (only its input channels change),
 so a 28x28 digit reaches the last stage as a 1x1 map, as in the write-ups' notebooks.
 """
+
 from __future__ import annotations
 
 import torch

@@ -6,6 +6,7 @@ Input is 32x32 (MNIST's 28x28 zero-padded by 2 on each side; see ``studies/block
 logits; ``CONV_DEPTH`` on each network states its count and a unit test checks it.
 File order: blocks, then networks, then registered builders.
 """
+
 from __future__ import annotations
 
 import torch
@@ -175,14 +176,20 @@ def sppf_net() -> BlockNet:
 @register_model("transformer", family="blocks")
 def transformer_net() -> BlockNet:
     """Two strided convs to an 8x8 map (64 tokens of width 64), then 2 transformer layers (2 convs)."""
-    return BlockNet(nn.Sequential(_stem(32), Conv(32, 64, 3, 2), TransformerBlock(64, 4, 2, tokens=64)), 64, conv_depth=2)
+    return BlockNet(
+        nn.Sequential(_stem(32), Conv(32, 64, 3, 2), TransformerBlock(64, 4, 2, tokens=64)), 64, conv_depth=2
+    )
 
 
 @register_model("reference-cnn", family="reference")
 def reference_cnn() -> BlockNet:
     """Plain CNN for the heatmap comparison: conv-ReLU-pool twice, no block (2 convs)."""
     features = nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
     )
     return BlockNet(features, 64, conv_depth=2)

@@ -5,6 +5,7 @@ the first convolution's input channels, and for the mobile networks its stride (
 ShuffleNet's max-pool), so that the last stage still sees a 2x2 map instead of a fraction of
 a pixel. Random init throughout.
 """
+
 from __future__ import annotations
 
 import torch.nn as nn
@@ -16,12 +17,20 @@ FAMILY = "classifier"
 
 
 def _conv_like(conv: nn.Conv2d, *, stride: int | None = None) -> nn.Conv2d:
-    return nn.Conv2d(1, conv.out_channels, conv.kernel_size, stride=stride or conv.stride, padding=conv.padding, bias=conv.bias is not None)
+    return nn.Conv2d(
+        1,
+        conv.out_channels,
+        conv.kernel_size,
+        stride=stride or conv.stride,
+        padding=conv.padding,
+        bias=conv.bias is not None,
+    )
 
 
 @register_model("resnet50-cls", family=FAMILY)
 def resnet50_classifier(*, num_classes: int = 47, activation: str = "relu", dropout: float = 0.0) -> tvm.ResNet:
-    """torchvision ResNet-50, 1-channel stem; ``activation="leaky"`` swaps every ReLU for LeakyReLU(0.01), ``dropout`` sits before the classifier."""
+    """torchvision ResNet-50, 1-channel stem; ``activation="leaky"`` swaps every ReLU for
+    LeakyReLU(0.01), ``dropout`` sits before the classifier."""
     net = tvm.resnet50(weights=None, num_classes=num_classes)
     net.conv1 = _conv_like(net.conv1)
     if activation == "leaky":
@@ -38,7 +47,8 @@ def resnet50_classifier(*, num_classes: int = 47, activation: str = "relu", drop
 
 @register_model("vgg16-bn", family=FAMILY)
 def vgg16_bn(*, num_classes: int = 47) -> tvm.VGG:
-    """torchvision VGG-16 with batch norm; at 32x32 the five pools leave 1x1x512, so the classifier reads 512 features."""
+    """torchvision VGG-16 with batch norm; at 32x32 the five pools leave 1x1x512, so the
+    classifier reads 512 features."""
     net = tvm.vgg16_bn(weights=None, num_classes=num_classes)
     net.features[0] = _conv_like(net.features[0])
     net.avgpool = nn.Identity()

@@ -4,6 +4,7 @@ Every structure maps an image batch to a dict of logits keyed by head name:
 ``"abc"`` is the shared 3-class head; ``"a"`` ({a,b} vs {c}) and ``"b"`` ({a} vs {b,c})
 are the binary split heads. ``studies.sbh.plan.head_targets`` turns 3-class labels into those targets.
 """
+
 from __future__ import annotations
 
 import torch

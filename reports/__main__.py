@@ -2,6 +2,7 @@
 
 ``python -m reports compare BASELINE CURRENT...``: flag regressions against a baseline run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,18 +22,36 @@ def main(argv: list[str] | None = None) -> int:
 
         return compare_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m reports", description=__doc__)
-    parser.add_argument("results", nargs="*", type=Path, default=[Path("results")], help="result directories or record files (default: results)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder for the Markdown and figures (default: {DEFAULT_OUT})")
+    parser.add_argument(
+        "results",
+        nargs="*",
+        type=Path,
+        default=[Path("results")],
+        help="result directories or record files (default: results)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"output folder for the Markdown and figures (default: {DEFAULT_OUT})",
+    )
     args = parser.parse_args(argv)
 
     missing = [str(p) for p in args.results if not p.exists()]
     if missing:
-        print(f"error: {', '.join(missing)} does not exist; run `pytest benchmarks` (or `tox -e bench`) to produce result records", file=sys.stderr)
+        print(
+            f"error: {', '.join(missing)} does not exist; run `pytest benchmarks` (or `tox -e bench`) to "
+            "produce result records",
+            file=sys.stderr,
+        )
         return 2
     collection = collect_and_warn(args.results)
     if collection.frame.empty:
         where = ", ".join(str(p) for p in args.results)
-        print(f"error: no result records in {where}; run `pytest benchmarks` (or `tox -e bench`) to produce them", file=sys.stderr)
+        print(
+            f"error: no result records in {where}; run `pytest benchmarks` (or `tox -e bench`) to produce them",
+            file=sys.stderr,
+        )
         return 2
     for path in render_all(collection, args.out):
         print(f"wrote {path}")

@@ -1,4 +1,5 @@
 """Tables, figures and computed statements for the ``blocks`` document (write-up 003's layout)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,7 @@ FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
 def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     df = frame[frame["case_id"] != blocks.HEATMAP_ID].rename(columns=lambda c: c.removeprefix("metrics.")).copy()
     df["network"] = df["params.network"]
-    df["doc"] = df["model.description"] if "model.description" in df else None
+    df["doc"] = df.get("model.description", None)
     df["acc"], df["loss"] = df.get("train_acc"), df.get("train_loss")
     df["measured"] = measured(df)
     order = {name: i for i, name in enumerate([*blocks.NETWORKS, blocks.REFERENCE])}
@@ -31,7 +32,7 @@ def over_seeds(df: pd.DataFrame) -> pd.DataFrame:
         return df.assign(test_acc_ci=np.nan, seeds=1)
     rank = {"passed": 0, "failed": 1, "diverged": 2, "oom": 3, "error": 4}
     rows = []
-    for network, group in df.groupby(level=0, sort=False):
+    for _, group in df.groupby(level=0, sort=False):
         measured = group[group["measured"]]
         row = group.iloc[0].copy()
         numeric = measured.select_dtypes("number").mean()
@@ -50,7 +51,17 @@ def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict |
         return None
     points = measured[["network", "test_acc", "inference_s"]].reset_index(drop=True)
     front = stats.pareto_front(points, "test_acc", "inference_s")
-    path = pareto(points, figures_dir / "blocks_pareto.png", x="inference_s", y="test_acc", label="network", front=front, title="test accuracy vs inference time (10,000 test images)", xlabel="inference time (s, log scale)", ylabel="test accuracy")
+    path = pareto(
+        points,
+        figures_dir / "blocks_pareto.png",
+        x="inference_s",
+        y="test_acc",
+        label="network",
+        front=front,
+        title="test accuracy vs inference time (10,000 test images)",
+        xlabel="inference time (s, log scale)",
+        ylabel="test accuracy",
+    )
     return {"png": f"{link_prefix}/{path.name}", "front": points[front].sort_values("inference_s")}
 
 
@@ -100,14 +111,21 @@ def conclusions(df: pd.DataFrame) -> list[str]:
         f"Accuracy: **{best}** has the best test accuracy ({measured.loc[best, 'test_acc']:.4f}), "
         f"**{worst}** the lowest ({measured.loc[worst, 'test_acc']:.4f}).",
         f"Resources: **{memory}** needs the most training memory "
-        f"({measured.loc[memory, 'model.peak_memory_bytes'] / 2**20:.1f} MiB at batch {int(measured.loc[memory, 'budget.batch_size'])}); "
+        f"({measured.loc[memory, 'model.peak_memory_bytes'] / 2**20:.1f} MiB at batch "
+        f"{int(measured.loc[memory, 'budget.batch_size'])}); "
         f"**{slowest}** takes the longest to train ({measured.loc[slowest, 'train_s']:.1f} s).",
     ]
     writeup = blocks.writeup_results()
     writeup_best = max(writeup, key=lambda n: writeup[n]["test_acc"])
     lines.append(
         f"Write-up 003 found **{writeup_best}** best; here it is "
-        + ("the best as well." if writeup_best == best else f"{measured.loc[writeup_best, 'test_acc']:.4f} against {best}'s {measured.loc[best, 'test_acc']:.4f}." if writeup_best in measured.index else "not measured.")
+        + (
+            "the best as well."
+            if writeup_best == best
+            else f"{measured.loc[writeup_best, 'test_acc']:.4f} against {best}'s {measured.loc[best, 'test_acc']:.4f}."
+            if writeup_best in measured.index
+            else "not measured."
+        )
     )
     return lines
 
@@ -122,19 +140,35 @@ def heatmaps(frame: pd.DataFrame, records: dict, results_dirs: list[Path], figur
             arrays = dict(np.load(path))
             networks = record.params["networks"]
             png = heatmap_grid(arrays, networks, figures_dir / "blocks_heatmaps.png")
-            return {"png": png.name, "networks": networks, "params": record.params, "metrics": record.metrics, "status": record.status}
+            return {
+                "png": png.name,
+                "networks": networks,
+                "params": record.params,
+                "metrics": record.metrics,
+                "status": record.status,
+            }
     return None
 
 
-def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records: dict, results_dirs: list[Path]) -> dict:
+def build(
+    df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records: dict, results_dirs: list[Path]
+) -> dict:
     per_seed = cases_frame(df_all)
     df = over_seeds(per_seed)
     measured = df[df["measured"]]
     accuracy = measured[["acc", "test_acc"]].rename(columns={"acc": "train acc", "test_acc": "test acc"})
     accuracy.index.name, accuracy.columns.name = "network", "split"
-    flagged = pd.DataFrame({c: measured["status"] == "failed" for c in accuracy.columns})
+    flagged = pd.DataFrame(dict.fromkeys(accuracy.columns, measured["status"] == "failed"))
     errors = pd.DataFrame({"test acc": measured["test_acc_ci"]})
-    bars = grouped_bars(accuracy, figures_dir / "blocks_accuracy.png", title="accuracy per network (error bars: 95 % CI over seeds)", ylabel="accuracy", zoom=True, flagged=flagged, errors=errors)
+    bars = grouped_bars(
+        accuracy,
+        figures_dir / "blocks_accuracy.png",
+        title="accuracy per network (error bars: 95 % CI over seeds)",
+        ylabel="accuracy",
+        zoom=True,
+        flagged=flagged,
+        errors=errors,
+    )
     expected = [c.id for c in blocks.cases()]
     return {
         "df": df,
@@ -148,6 +182,8 @@ def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records:
         "problems": per_seed[per_seed["status"] != "passed"],
         "pareto": pareto_part(df, figures_dir, link_prefix),
         "link_prefix": link_prefix,
-        "memory_method": next(iter(df.get("model.peak_memory_method", pd.Series(dtype=object)).dropna()), "not measured"),
+        "memory_method": next(
+            iter(df.get("model.peak_memory_method", pd.Series(dtype=object)).dropna()), "not measured"
+        ),
         "profiles": blocks.PROFILES,
     }

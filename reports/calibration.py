@@ -4,6 +4,7 @@ over seeded runs, per case, as the Markdown table that docs/thresholds.md quotes
 Thresholds are set from such tables (AlgoPerf-style: several seeded runs of each case, not
 one lucky run); rerun this after changing a budget and update the profile and the doc.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,14 +53,32 @@ def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame
         source = "own seeds"
         if math.isnan(widest):
             experiment, backbone = name.split("/")[0], name.split("/")[-1]
-            kin = ranges[[g.startswith(experiment + "/") and g.endswith("/" + backbone) for g in ranges.index.get_level_values(0)]]
+            kin = ranges[
+                [
+                    g.startswith(experiment + "/") and g.endswith("/" + backbone)
+                    for g in ranges.index.get_level_values(0)
+                ]
+            ]
             if kin.notna().any():
                 widest, source = kin.max(), "borrowed from the experiment"
             else:
-                widest, source = (runs[column].max() - runs[column].min()) / 2, "half the range between structures (one seed)"
+                widest, source = (
+                    (runs[column].max() - runs[column].min()) / 2,
+                    "half the range between structures (one seed)",
+                )
         margin = max(MIN_MARGIN, 0 if math.isnan(widest) else widest)
         lowest = runs[column].min()
-        rows.append({"group": name, "runs": len(runs), "seeds": runs["seed"].nunique(), "lowest": lowest, "widest range": widest, "range from": source, "threshold": math.floor((lowest - margin) * 100) / 100})
+        rows.append(
+            {
+                "group": name,
+                "runs": len(runs),
+                "seeds": runs["seed"].nunique(),
+                "lowest": lowest,
+                "widest range": widest,
+                "range from": source,
+                "threshold": math.floor((lowest - margin) * 100) / 100,
+            }
+        )
     return pd.DataFrame(rows).set_index("group")
 
 
@@ -68,9 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("results", nargs="+", type=Path)
     parser.add_argument("--study", required=True)
     parser.add_argument("--metric", required=True)
-    parser.add_argument("--groups", action="store_true", help="per threshold group, with the threshold the documented rule gives")
+    parser.add_argument(
+        "--groups", action="store_true", help="per threshold group, with the threshold the documented rule gives"
+    )
     args = parser.parse_args(argv)
-    print(md_table(group_thresholds(args.results, args.study, args.metric) if args.groups else spread(args.results, args.study, args.metric)))
+    print(
+        md_table(
+            group_thresholds(args.results, args.study, args.metric)
+            if args.groups
+            else spread(args.results, args.study, args.metric)
+        )
+    )
     return 0
 
 

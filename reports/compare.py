@@ -12,6 +12,7 @@ A case regresses when
 
 Writes a Markdown table (``--out`` or stdout) and exits 1 on a regression, 2 on bad input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,11 @@ def _thresholded(frame: pd.DataFrame) -> dict[str, list[str]]:
     """study -> the metrics its cases assert (the columns ``thresholds.<metric>``)."""
     out = {}
     for study, group in frame.groupby("study"):
-        out[study] = sorted(c.removeprefix("thresholds.") for c in group.columns if c.startswith("thresholds.") and group[c].notna().any())
+        out[study] = sorted(
+            c.removeprefix("thresholds.")
+            for c in group.columns
+            if c.startswith("thresholds.") and group[c].notna().any()
+        )
     return out
 
 
@@ -60,11 +65,19 @@ def seed_spread(frame: pd.DataFrame, metric: str) -> float | None:
     column = f"metrics.{metric}"
     if column not in frame:
         return None
-    ranges = frame.groupby("case_id")[column].agg(lambda s: s.max() - s.min() if s.count() > 1 else float("nan")).dropna()
+    ranges = (
+        frame.groupby("case_id")[column].agg(lambda s: s.max() - s.min() if s.count() > 1 else float("nan")).dropna()
+    )
     return float(ranges.max()) if len(ranges) else None
 
 
-def compare(baseline: pd.DataFrame, current: pd.DataFrame, *, acc_tolerance: float | None = None, time_tolerance: float = DEFAULT_TIME_TOLERANCE) -> Comparison:
+def compare(
+    baseline: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    acc_tolerance: float | None = None,
+    time_tolerance: float = DEFAULT_TIME_TOLERANCE,
+) -> Comparison:
     notes, rows = [], []
     metrics_of = _thresholded(baseline)
     for study, metrics in metrics_of.items():
@@ -72,23 +85,39 @@ def compare(baseline: pd.DataFrame, current: pd.DataFrame, *, acc_tolerance: flo
         for metric in metrics:
             spread = seed_spread(base, metric)
             tolerance = acc_tolerance if acc_tolerance is not None else (spread if spread else DEFAULT_ACC_TOLERANCE)
-            source = "--acc-tolerance" if acc_tolerance is not None else ("baseline seed spread" if spread else "default (baseline has one seed per case)")
+            source = (
+                "--acc-tolerance"
+                if acc_tolerance is not None
+                else ("baseline seed spread" if spread else "default (baseline has one seed per case)")
+            )
             notes.append(f"{study} `{metric}`: tolerance {tolerance:.4f} ({source}).")
             rows += _metric_rows(base, cur, study, metric, tolerance, higher_is_better=True, relative=False)
         if _same_devices(base, cur):
             rows += _metric_rows(base, cur, study, TIME_METRIC, time_tolerance, higher_is_better=False, relative=True)
         else:
-            notes.append(f"{study}: inference times not compared; the runs are on different devices ({_devices(base)} vs {_devices(cur)}).")
+            notes.append(
+                f"{study}: inference times not compared; the runs are on different devices ({_devices(base)} vs "
+                f"{_devices(cur)})."
+            )
         rows += _status_rows(base, cur, study)
         missing = sorted(set(base["case_id"]) - set(cur["case_id"]))
         if missing:
-            notes.append(f"{study}: {len(missing)} baseline case(s) not in the current run: {', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}.")
-    table = pd.DataFrame(rows, columns=["study", "case_id", "metric", "baseline", "current", "change", "allowed", "verdict"])
+            notes.append(
+                f"{study}: {len(missing)} baseline case(s) not in the current run: "
+                f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}."
+            )
+    table = pd.DataFrame(
+        rows, columns=["study", "case_id", "metric", "baseline", "current", "change", "allowed", "verdict"]
+    )
     return Comparison(table=table, regressions=table[table["verdict"] == "REGRESSION"], notes=notes)
 
 
 def _devices(frame: pd.DataFrame) -> str:
-    column = "environment.gpu" if "environment.gpu" in frame and frame["environment.gpu"].notna().any() else "environment.cpu"
+    column = (
+        "environment.gpu"
+        if "environment.gpu" in frame and frame["environment.gpu"].notna().any()
+        else "environment.cpu"
+    )
     return ", ".join(sorted({str(v) for v in frame.get(column, pd.Series(dtype=object)).dropna()})) or "unknown"
 
 
@@ -117,15 +146,37 @@ def _metric_rows(base, cur, study, metric, tolerance, *, higher_is_better: bool,
             change = after - before
             worse = -change > tolerance if higher_is_better else change > tolerance
             shown, allowed = f"{change:+.4f}", f"-{tolerance:.4f}"
-        rows.append({"study": study, "case_id": case_id, "metric": metric, "baseline": before, "current": after, "change": shown, "allowed": allowed, "verdict": "REGRESSION" if worse else "ok"})
+        rows.append(
+            {
+                "study": study,
+                "case_id": case_id,
+                "metric": metric,
+                "baseline": before,
+                "current": after,
+                "change": shown,
+                "allowed": allowed,
+                "verdict": "REGRESSION" if worse else "ok",
+            }
+        )
     return rows
 
 
 def _status_rows(base, cur, study) -> list[dict]:
     passed_before = set(base.loc[base["status"] == "passed", "case_id"])
-    latest = cur.groupby("case_id")["status"].agg(lambda s: "passed" if (s == "passed").all() else ", ".join(sorted(set(s) - {"passed"})))
+    latest = cur.groupby("case_id")["status"].agg(
+        lambda s: "passed" if (s == "passed").all() else ", ".join(sorted(set(s) - {"passed"}))
+    )
     return [
-        {"study": study, "case_id": case_id, "metric": "status", "baseline": "passed", "current": status, "change": "", "allowed": "passed", "verdict": "REGRESSION"}
+        {
+            "study": study,
+            "case_id": case_id,
+            "metric": "status",
+            "baseline": "passed",
+            "current": status,
+            "change": "",
+            "allowed": "passed",
+            "verdict": "REGRESSION",
+        }
         for case_id, status in latest.items()
         if case_id in passed_before and status != "passed"
     ]
@@ -148,11 +199,25 @@ def markdown(result: Comparison, baseline: list[Path], current: list[Path]) -> s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m reports compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("baseline", type=Path, help="results directory (or record file) of the last good run")
     parser.add_argument("current", type=Path, nargs="+", help="results directories of this run (shards are merged)")
-    parser.add_argument("--acc-tolerance", type=float, default=None, help="allowed drop of an asserted accuracy (default: baseline seed spread, else %(const)s)".replace("%(const)s", str(DEFAULT_ACC_TOLERANCE)))
-    parser.add_argument("--time-tolerance", type=float, default=DEFAULT_TIME_TOLERANCE, help=f"allowed relative growth of the median inference time (default {DEFAULT_TIME_TOLERANCE})")
+    parser.add_argument(
+        "--acc-tolerance",
+        type=float,
+        default=None,
+        help="allowed drop of an asserted accuracy (default: baseline seed spread, else %(const)s)".replace(
+            "%(const)s", str(DEFAULT_ACC_TOLERANCE)
+        ),
+    )
+    parser.add_argument(
+        "--time-tolerance",
+        type=float,
+        default=DEFAULT_TIME_TOLERANCE,
+        help=f"allowed relative growth of the median inference time (default {DEFAULT_TIME_TOLERANCE})",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown here (default: stdout)")
     args = parser.parse_args(argv)
     for path in [args.baseline, *args.current]:
@@ -160,7 +225,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {path} does not exist", file=sys.stderr)
             return 2
     try:
-        result = compare(_frame([args.baseline], "baseline"), _frame(args.current, "current"), acc_tolerance=args.acc_tolerance, time_tolerance=args.time_tolerance)
+        result = compare(
+            _frame([args.baseline], "baseline"),
+            _frame(args.current, "current"),
+            acc_tolerance=args.acc_tolerance,
+            time_tolerance=args.time_tolerance,
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -172,5 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(text)
     for _, row in result.regressions.iterrows():
-        print(f"REGRESSION {row['study']}/{row['case_id']} {row['metric']}: {row['baseline']} -> {row['current']} ({row['change']}, allowed {row['allowed']})", file=sys.stderr)
+        print(
+            f"REGRESSION {row['study']}/{row['case_id']} {row['metric']}: {row['baseline']} -> {row['current']} "
+            f"({row['change']}, allowed {row['allowed']})",
+            file=sys.stderr,
+        )
     return 1 if len(result.regressions) else 0

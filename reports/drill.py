@@ -4,6 +4,7 @@ Compares RESULTS with itself (must pass), then with a copy in which one case's a
 accuracy is lowered by ``DROP`` (must be caught). Exits 0 only when both hold, so a nightly
 job that runs it knows its gate is not silently open.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Tables, figures and the model choice for the ``emnist`` document (write-up 004's layout)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,7 +38,9 @@ def learning_curves(df: pd.DataFrame, records: dict, figures_dir: Path, name: st
     table = []
     for i, (_, row) in enumerate(df.iterrows()):
         curve = _curves(records, row)
-        for ax, (train, valid, what) in zip(axes[i], [("train_loss", "eval_loss", "loss"), ("train_acc", "eval_acc", "accuracy")]):
+        for ax, (train, valid, what) in zip(
+            axes[i], [("train_loss", "eval_loss", "loss"), ("train_acc", "eval_acc", "accuracy")], strict=True
+        ):
             ax.plot(curve.index, curve[train], marker="o", label="train")
             ax.plot(curve.index, curve[valid], marker="o", label="valid")
             ax.set_title(f"{row['case_id']}: {what}", fontsize=9)
@@ -106,16 +109,21 @@ def samples_figure(path_npz: Path, classes: list[str], figures_dir: Path) -> Pat
     arrays = np.load(path_npz)
     n = len(arrays["labels"])
     cols = 12
-    fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(cols * 0.9, 1.1 * ((n + cols - 1) // cols)), squeeze=False)
+    fig, axes = plt.subplots(
+        (n + cols - 1) // cols, cols, figsize=(cols * 0.9, 1.1 * ((n + cols - 1) // cols)), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, label in zip(axes.flat, arrays["images"], arrays["labels"]):
+    # strict=False: the grid may have spare cells
+    for ax, image, label in zip(axes.flat, arrays["images"], arrays["labels"], strict=False):
         ax.imshow(image, cmap="gray")
         ax.set_title(classes[int(label)], fontsize=8)
     return save_figure(fig, figures_dir / "emnist_samples.png", pd.DataFrame({"label": arrays["labels"]}))
 
 
-def data_part(df: pd.DataFrame, records: dict, results_dirs: list[Path], figures_dir: Path, link_prefix: str) -> dict | None:
+def data_part(
+    df: pd.DataFrame, records: dict, results_dirs: list[Path], figures_dir: Path, link_prefix: str
+) -> dict | None:
     rows = df[(df["case_id"] == emnist.DATA_ID) & (df["status"] == "passed")]
     if rows.empty:
         return None
@@ -123,10 +131,15 @@ def data_part(df: pd.DataFrame, records: dict, results_dirs: list[Path], figures
     record = records[("emnist", row["case_id"], row["seed"])]
     classes = record.params["class_names"]
     counts = pd.DataFrame(record.params["class_counts"], index=pd.Index(classes, name="class"))
-    bars = grouped_bars(counts, figures_dir / "emnist_class_counts.png", title="images per class and split", ylabel="images")
+    bars = grouped_bars(
+        counts, figures_dir / "emnist_class_counts.png", title="images per class and split", ylabel="images"
+    )
     samples = find_artifact(results_dirs, "emnist", record.artifacts.get("samples"))
     return {
-        "splits": pd.DataFrame({"images": [record.metrics[f"{s}_images"] for s in ("train", "valid", "test")]}, index=pd.Index(["train", "valid", "test"], name="split")),
+        "splits": pd.DataFrame(
+            {"images": [record.metrics[f"{s}_images"] for s in ("train", "valid", "test")]},
+            index=pd.Index(["train", "valid", "test"], name="split"),
+        ),
         "counts_png": f"{link_prefix}/{bars.name}",
         "counts_range": (int(counts["train"].min()), int(counts["train"].max())),
         "samples_png": f"{link_prefix}/{samples_figure(samples, classes, figures_dir).name}" if samples else None,
@@ -134,19 +147,51 @@ def data_part(df: pd.DataFrame, records: dict, results_dirs: list[Path], figures
     }
 
 
-def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records: dict, results_dirs: list[Path], **_) -> dict:
+def build(
+    df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records: dict, results_dirs: list[Path], **_
+) -> dict:
     df = cases_frame(df_all)
     training = df[df["measured"] & (df["case_id"] != emnist.DATA_ID)]
     skipped = df[df["status"] == "error"]
-    context = {"data": data_part(df, records, results_dirs, figures_dir, link_prefix), "not_run": None, "problems": df[~df["status"].isin(["passed"])][["case_id", "status", "error"]]}
+    context = {
+        "data": data_part(df, records, results_dirs, figures_dir, link_prefix),
+        "not_run": None,
+        "problems": df[~df["status"].isin(["passed"])][["case_id", "status", "error"]],
+    }
     if training.empty:
         reasons = sorted({str(e) for e in skipped["error"].dropna()})
         context["not_run"] = reasons[0] if reasons else "no training records"
-        return {**context, "lenet": None, "ladder": None, "candidates": None, "selection": None, "mcnemar": None, "confusion": None}
+        return {
+            **context,
+            "lenet": None,
+            "ladder": None,
+            "candidates": None,
+            "selection": None,
+            "mcnemar": None,
+            "confusion": None,
+        }
     pick = lambda ids: training.loc[[i for i in ids if i in training.index]]  # noqa: E731
-    lenet, ladder, candidates = pick([c.id for c in emnist.LENET]), pick([c.id for c in emnist.LADDER]), pick(emnist.CANDIDATE_IDS)
-    context["lenet"] = {"table": case_table(lenet, True), "curves": f"{link_prefix}/{learning_curves(lenet, records, figures_dir, 'emnist_lenet_curves.png').name}"} if len(lenet) else None
-    context["ladder"] = {"table": case_table(ladder, True, delta=True), "curves": f"{link_prefix}/{learning_curves(ladder, records, figures_dir, 'emnist_ladder_curves.png').name}"} if len(ladder) else None
+    lenet, ladder, candidates = (
+        pick([c.id for c in emnist.LENET]),
+        pick([c.id for c in emnist.LADDER]),
+        pick(emnist.CANDIDATE_IDS),
+    )
+    context["lenet"] = (
+        {
+            "table": case_table(lenet, True),
+            "curves": f"{link_prefix}/{learning_curves(lenet, records, figures_dir, 'emnist_lenet_curves.png').name}",
+        }
+        if len(lenet)
+        else None
+    )
+    context["ladder"] = (
+        {
+            "table": case_table(ladder, True, delta=True),
+            "curves": f"{link_prefix}/{learning_curves(ladder, records, figures_dir, 'emnist_ladder_curves.png').name}",
+        }
+        if len(ladder)
+        else None
+    )
     context["candidates"] = {"table": case_table(candidates, False)} if len(candidates) else None
     context["selection"] = context["mcnemar"] = context["confusion"] = None
     if len(candidates) >= 2:
@@ -154,12 +199,17 @@ def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records:
         chosen = selection.index[0]
         context["selection"] = {"table": selection, "chosen": chosen}
         best_two = candidates.sort_values("test_acc", ascending=False).head(2)
-        a, b = (load_predictions(records, results_dirs, "emnist", r["case_id"], r["seed"]) for _, r in best_two.iterrows())
+        a, b = (
+            load_predictions(records, results_dirs, "emnist", r["case_id"], r["seed"]) for _, r in best_two.iterrows()
+        )
         if a is not None and b is not None:
             test = stats.mcnemar_exact(a["labels"], a["predictions"], b["predictions"])
             context["mcnemar"] = {"a": best_two.index[0], "b": best_two.index[1], **test}
         predictions = load_predictions(records, results_dirs, "emnist", chosen, candidates.loc[chosen, "seed"])
         classes = context["data"]["classes"] if context["data"] else [str(i) for i in range(NUM_CLASSES)]
         if predictions is not None:
-            context["confusion"] = {"case": chosen, "png": f"{link_prefix}/{confusion_figure(predictions, classes, figures_dir, chosen).name}"}
+            context["confusion"] = {
+                "case": chosen,
+                "png": f"{link_prefix}/{confusion_figure(predictions, classes, figures_dir, chosen).name}",
+            }
     return context

@@ -9,6 +9,7 @@ Drawing dominates a report's run time (about 0.25 s a figure on a 2-core CPU), s
   return the path at once; leaving the block waits for every figure and re-raises the first
   failure. Outside it they draw in place.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,9 +25,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 # No timestamps or version strings in the files, so re-rendering the same records is byte-stable.
 _PNG_METADATA = {"Software": None}
@@ -138,8 +139,15 @@ def grouped_bars(
         yerr = None
         if errors is not None and column in errors:
             yerr = np.nan_to_num(errors[column].reindex(table.index).to_numpy(dtype=float), nan=0.0)
-        bars = ax.bar(x + (i - (n - 1) / 2) * width, np.nan_to_num(values, nan=0.0), width, label=name, yerr=yerr, capsize=2 if yerr is not None else 0)
-        for bar, value, bad in zip(bars, values, _flags(flagged, column, len(values))):
+        bars = ax.bar(
+            x + (i - (n - 1) / 2) * width,
+            np.nan_to_num(values, nan=0.0),
+            width,
+            label=name,
+            yerr=yerr,
+            capsize=2 if yerr is not None else 0,
+        )
+        for bar, value, bad in zip(bars, values, _flags(flagged, column, len(values)), strict=True):
             if np.isnan(value):
                 bar.set_visible(False)
             elif bad:
@@ -148,7 +156,11 @@ def grouped_bars(
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     finite = table.to_numpy(dtype=float)
-    spread = np.nan_to_num(errors.reindex(index=table.index, columns=table.columns).to_numpy(dtype=float)) if errors is not None else 0.0
+    spread = (
+        np.nan_to_num(errors.reindex(index=table.index, columns=table.columns).to_numpy(dtype=float))
+        if errors is not None
+        else 0.0
+    )
     low_ends, high_ends = (finite - spread)[np.isfinite(finite)], (finite + spread)[np.isfinite(finite)]
     finite = finite[np.isfinite(finite)]
     if zoom and finite.size:
@@ -162,7 +174,9 @@ def grouped_bars(
 
 
 @_deferred
-def lines(table: pd.DataFrame, path: Path, *, title: str, xlabel: str, ylabel: str, logx: bool = False, xtick_labels=None) -> Path:
+def lines(
+    table: pd.DataFrame, path: Path, *, title: str, xlabel: str, ylabel: str, logx: bool = False, xtick_labels=None
+) -> Path:
     """Rows are x values (numeric), columns are series; a point per measured cell, NaN breaks a line."""
     fig, ax = plt.subplots(figsize=(7, 4))
     x = table.index.to_numpy(dtype=float)
@@ -181,7 +195,18 @@ def lines(table: pd.DataFrame, path: Path, *, title: str, xlabel: str, ylabel: s
 
 
 @_deferred
-def pareto(points: pd.DataFrame, path: Path, *, x: str, y: str, label: str, front: pd.Series, title: str, xlabel: str, ylabel: str) -> Path:
+def pareto(
+    points: pd.DataFrame,
+    path: Path,
+    *,
+    x: str,
+    y: str,
+    label: str,
+    front: pd.Series,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> Path:
     """Scatter of every configuration; the non-dominated ones joined by a step line and named."""
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     ax.scatter(points[x], points[y], color="0.6", s=18, label="dominated")
@@ -228,5 +253,8 @@ def heatmap_grid(arrays: dict, networks: list[str], path: Path) -> Path:
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    summary = pd.DataFrame({f"sum_attr_{nw}": arrays[f"attr_{nw}"].reshape(n, -1).sum(1) for nw in networks}, index=pd.Index(labels, name="label"))
+    summary = pd.DataFrame(
+        {f"sum_attr_{nw}": arrays[f"attr_{nw}"].reshape(n, -1).sum(1) for nw in networks},
+        index=pd.Index(labels, name="label"),
+    )
     return save_figure(fig, path, summary)

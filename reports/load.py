@@ -5,6 +5,7 @@ pytest-benchmark's own JSON files are recognised and listed (their timings are a
 the records); a case present more than once keeps its newest record, and the report says
 so; a file that is not a readable record is skipped with a warning that names it.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Render the Markdown documents: numbers are computed in Python, templates hold layout and prose."""
+
 from __future__ import annotations
 
 import importlib
@@ -14,6 +15,8 @@ from studies import STUDIES
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FIGURES = "figures"
+
+
 def md_table(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = True) -> str:
     if df is None or df.empty:
         return "_(no rows)_"
@@ -62,7 +65,12 @@ def render_all(collection: Collection, out: Path) -> list[Path]:
     written = []
     with drawing_pool():
         studies = _render_studies(collection, out, env, written)
-    index = env.get_template("index.md.j2").render(studies=studies, header=header(collection.frame), notes=collection.notes, benchmark_files=collection.benchmark_files)
+    index = env.get_template("index.md.j2").render(
+        studies=studies,
+        header=header(collection.frame),
+        notes=collection.notes,
+        benchmark_files=collection.benchmark_files,
+    )
     written.append(_write(out / "index.md", index))
     return written
 
@@ -74,11 +82,21 @@ def _render_studies(collection: Collection, out: Path, env: jinja2.Environment, 
             continue
         name, title = study.name, study.title
         df = collection.study(name)
-        entry = {"name": name, "title": title, "records": len(df), "document": f"{name}.md" if len(df) else None, "command": study.command}
+        entry = {
+            "name": name,
+            "title": title,
+            "records": len(df),
+            "document": f"{name}.md" if len(df) else None,
+            "command": study.command,
+        }
         if len(df):
             builder = importlib.import_module(study.report)
-            context = builder.build(df, out / FIGURES, FIGURES, records=collection.records, results_dirs=collection.sources)
-            text = env.get_template(study.template).render(title=title, command=study.command, header=header(df), notes=collection.notes, **context)
+            context = builder.build(
+                df, out / FIGURES, FIGURES, records=collection.records, results_dirs=collection.sources
+            )
+            text = env.get_template(study.template).render(
+                title=title, command=study.command, header=header(df), notes=collection.notes, **context
+            )
             written.append(_write(out / f"{name}.md", text))
             entry["passed"] = int((df["status"] == "passed").sum())
         studies.append(entry)

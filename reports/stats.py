@@ -3,6 +3,7 @@
 Only scipy does the statistics (Holm's correction is written out below); this module arranges records into the shape
 their tests expect and words the outcome.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +30,11 @@ def with_ci(means: pd.DataFrame, halves: pd.DataFrame, fmt: str = ".4f") -> pd.D
         return f"{m:{fmt}} ± {h:{fmt}}" if pd.notna(h) else f"{m:{fmt}}"
 
     halves = halves.reindex(index=means.index, columns=means.columns)
-    return pd.DataFrame([[cell(m, h) for m, h in zip(means.loc[i], halves.loc[i])] for i in means.index], index=means.index, columns=means.columns)
+    return pd.DataFrame(
+        [[cell(m, h) for m, h in zip(means.loc[i], halves.loc[i], strict=True)] for i in means.index],
+        index=means.index,
+        columns=means.columns,
+    )
 
 
 def structure_tests(df: pd.DataFrame, blocks: list[str], treatment: str, metric: str) -> dict | None:
@@ -48,11 +53,26 @@ def structure_tests(df: pd.DataFrame, blocks: list[str], treatment: str, metric:
     for other in table.columns.drop(best):
         diff = table[best] - table[other]
         p = stats.wilcoxon(table[best], table[other]).pvalue if (diff != 0).any() else 1.0
-        rows.append({"against": other, "mean difference": diff.mean(), "wins of best": int((diff > 0).sum()), "blocks": len(diff), "p": p})
+        rows.append(
+            {
+                "against": other,
+                "mean difference": diff.mean(),
+                "wins of best": int((diff > 0).sum()),
+                "blocks": len(diff),
+                "p": p,
+            }
+        )
     post = pd.DataFrame(rows)
     post["p (Holm)"] = holm(post["p"].to_numpy())
     post["different at 5 %"] = np.where(post["p (Holm)"] < ALPHA, "yes", "no")
-    return {"best": best, "blocks": table.shape[0], "treatments": table.shape[1], "friedman_stat": float(friedman.statistic), "friedman_p": float(friedman.pvalue), "posthoc": post}
+    return {
+        "best": best,
+        "blocks": table.shape[0],
+        "treatments": table.shape[1],
+        "friedman_stat": float(friedman.statistic),
+        "friedman_p": float(friedman.pvalue),
+        "posthoc": post,
+    }
 
 
 def reading(result: dict, name) -> str:
@@ -65,8 +85,15 @@ def reading(result: dict, name) -> str:
     post = result["posthoc"]
     beaten = [name(s) for s in post.loc[post["different at 5 %"] == "yes", "against"]]
     tied = [name(s) for s in post.loc[post["different at 5 %"] == "no", "against"]]
-    text = f"Friedman p = {result['friedman_p']:.3g} over {result['blocks']} blocks: the structures differ. {name(result['best'])} is best on average"
-    text += f"; it beats {', '.join(beaten)} (Holm-corrected Wilcoxon, 5 %)" if beaten else "; no single pairwise difference survives Holm's correction"
+    text = (
+        f"Friedman p = {result['friedman_p']:.3g} over {result['blocks']} blocks: the structures differ. "
+        f"{name(result['best'])} is best on average"
+    )
+    text += (
+        f"; it beats {', '.join(beaten)} (Holm-corrected Wilcoxon, 5 %)"
+        if beaten
+        else "; no single pairwise difference survives Holm's correction"
+    )
     return text + (f"; {', '.join(tied)} cannot be told apart from it." if tied and beaten else ".")
 
 
@@ -83,7 +110,10 @@ def holm(p: np.ndarray) -> np.ndarray:
 def mcnemar_exact(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
     """McNemar's exact test on paired test predictions of two models."""
     right_a, right_b = pred_a == labels, pred_b == labels
-    table = [[int((right_a & right_b).sum()), int((right_a & ~right_b).sum())], [int((~right_a & right_b).sum()), int((~right_a & ~right_b).sum())]]
+    table = [
+        [int((right_a & right_b).sum()), int((right_a & ~right_b).sum())],
+        [int((~right_a & right_b).sum()), int((~right_a & ~right_b).sum())],
+    ]
     only_a, only_b = table[0][1], table[1][0]
     # Exact McNemar: the discordant pairs under H0 are Binomial(n, 1/2), two-sided.
     p = float(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue) if only_a + only_b else 1.0
@@ -93,5 +123,7 @@ def mcnemar_exact(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) ->
 def pareto_front(df: pd.DataFrame, accuracy: str, cost: str) -> pd.Series:
     """True for rows that no other row beats on both (higher accuracy, lower cost)."""
     acc, time = df[accuracy].to_numpy(), df[cost].to_numpy()
-    dominated = [bool(((acc >= a) & (time <= t) & ((acc > a) | (time < t))).any()) for a, t in zip(acc, time)]
+    dominated = [
+        bool(((acc >= a) & (time <= t) & ((acc > a) | (time < t))).any()) for a, t in zip(acc, time, strict=True)
+    ]
     return pd.Series(~np.array(dominated, dtype=bool), index=df.index)

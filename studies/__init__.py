@@ -4,6 +4,7 @@ Adding a study is: a models entry, a study package (``studies/<name>/__init__.py
 ``STUDY``, ``plan.py`` building its cases), a template, and one line in ``STUDIES`` below.
 Nothing here imports torch, so the reporter can read the registry on any machine.
 """
+
 from __future__ import annotations
 
 from studies import blocks, emnist, perf, sbh

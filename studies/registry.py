@@ -7,6 +7,7 @@ turns a case into a ``harness.lifecycle.CasePlan``. ``benchmarks/``, ``conftest.
 ``python -m reports`` and ``reports compare`` read ``STUDIES`` (``studies/__init__.py``)
 instead of repeating the names.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -57,4 +58,6 @@ class Study:
         for experiment in self.experiments:
             if experiment.key == key:
                 return experiment
-        raise ValueError(f"unknown {self.name} experiment {key!r}; choose from {', '.join(e.key for e in self.experiments)}")
+        raise ValueError(
+            f"unknown {self.name} experiment {key!r}; choose from {', '.join(e.key for e in self.experiments)}"
+        )

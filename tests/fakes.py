@@ -1,25 +1,42 @@
 """Result records with chosen numbers, for tests of the reporter and the comparison."""
+
 import json
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from studies import sbh
 from harness import emnist
 from harness.idx import encode_idx
 from harness.records import ResultRecord
+from studies import sbh
 
 
 def fake_record(case, *, acc, seconds, status="passed", finished="2026-01-01T00:00:00+00:00", seed=0):
     split = not sbh.STRUCTURES[case.structure].shared_head
-    metrics = {"acc_all_heads": acc, "acc_mean_heads": acc + (0.002 if split else 0), "test_loss": 0.05, "train_s": 10.0, "inference_s": seconds}
+    metrics = {
+        "acc_all_heads": acc,
+        "acc_mean_heads": acc + (0.002 if split else 0),
+        "test_loss": 0.05,
+        "train_s": 10.0,
+        "inference_s": seconds,
+    }
     metrics.update({"acc_head_a": acc + 0.001, "acc_head_b": acc + 0.003} if split else {"acc_head_abc": acc})
     record = ResultRecord(
-        study="sbh", case_id=case.id, params=case.params(), profile="smoke", seed=seed, device="cpu", status=status,
-        error=None if status == "passed" else "below threshold", thresholds={"acc_all_heads": 0.9}, metrics=metrics,
-        model={"params": 1000, "flops_per_image": 2e6}, environment={"cpu": "Test CPU", "gpu": None, "torch": "2.x", "torchvision": "0.x"},
-        git_commit="abc123", started_at="2026-01-01T00:00:00+00:00",
+        study="sbh",
+        case_id=case.id,
+        params=case.params(),
+        profile="smoke",
+        seed=seed,
+        device="cpu",
+        status=status,
+        error=None if status == "passed" else "below threshold",
+        thresholds={"acc_all_heads": 0.9},
+        metrics=metrics,
+        model={"params": 1000, "flops_per_image": 2e6},
+        environment={"cpu": "Test CPU", "gpu": None, "torch": "2.x", "torchvision": "0.x"},
+        git_commit="abc123",
+        started_at="2026-01-01T00:00:00+00:00",
     )
     record.finished_at = finished
     return record
@@ -42,6 +59,10 @@ def write_emnist(root, n_train=12, n_test=6):
         images[:, 2, 5:20] = 255  # a horizontal bar near the top: upright, it stays in row 2
         images[np.arange(n), 10, np.arange(n) % 28] = np.arange(n) % 255 + 1  # a per-image tag
         upright[part] = images
-        (raw / f"emnist-balanced-{part}-images-idx3-ubyte").write_bytes(encode_idx(np.ascontiguousarray(images.transpose(0, 2, 1))))
-        (raw / f"emnist-balanced-{part}-labels-idx1-ubyte").write_bytes(encode_idx((np.arange(n) % emnist.NUM_CLASSES).astype(np.uint8)))
+        (raw / f"emnist-balanced-{part}-images-idx3-ubyte").write_bytes(
+            encode_idx(np.ascontiguousarray(images.transpose(0, 2, 1)))
+        )
+        (raw / f"emnist-balanced-{part}-labels-idx1-ubyte").write_bytes(
+            encode_idx((np.arange(n) % emnist.NUM_CLASSES).astype(np.uint8))
+        )
     return upright

@@ -17,7 +17,7 @@ class _ConvDepth(torch.overrides.TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        inputs = [t for t in _tensors((args, list(kwargs.values())))]
+        inputs = list(_tensors((args, list(kwargs.values()))))
         depth = max((getattr(t, "_conv_depth", 0) for t in inputs), default=0) + (func is torch.conv2d)
         for t in _tensors(out):
             t._conv_depth = depth
@@ -75,6 +75,8 @@ def test_cpu_peak_memory_grows_with_batch_and_leaves_weights_alone():
     model = models.create("csp")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     small = training_step_peak(model, torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,)), ClassificationTask, BUDGET)
-    large = training_step_peak(model, torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,)), ClassificationTask, BUDGET)
+    large = training_step_peak(
+        model, torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,)), ClassificationTask, BUDGET
+    )
     assert large["peak_memory_bytes"] > small["peak_memory_bytes"] > 4 * 4 * sum(p.numel() for p in model.parameters())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

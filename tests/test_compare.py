@@ -1,4 +1,5 @@
 """``python -m reports compare``: a planted regression is caught, seed-level noise is not."""
+
 import json
 
 import pytest
@@ -13,7 +14,13 @@ CASES = sbh.grid(sbh.WRITEUP001_DIGITS)
 @pytest.fixture
 def baseline(tmp_path):
     """Two seeds per case; the widest seed-to-seed range of acc_all_heads is 0.006."""
-    records = [fake_record(case, acc=0.98 + (0.006 if seed and case.structure == "arch1" else 0.002 * seed), seconds=1.0, seed=seed) for case in CASES for seed in (0, 1)]
+    records = [
+        fake_record(
+            case, acc=0.98 + (0.006 if seed and case.structure == "arch1" else 0.002 * seed), seconds=1.0, seed=seed
+        )
+        for case in CASES
+        for seed in (0, 1)
+    ]
     write_records(tmp_path / "baseline", records)
     return tmp_path / "baseline"
 
@@ -44,7 +51,9 @@ def test_a_run_compared_with_itself_passes(baseline, tmp_path):
 
 
 def test_an_accuracy_drop_beyond_the_seed_spread_is_caught(baseline, tmp_path, capsys):
-    planted = current_run(tmp_path, change=lambda c, s, a, t, st: (a - 0.03 if c.id == "d012-arch3-resnet34" else a, t, st))
+    planted = current_run(
+        tmp_path, change=lambda c, s, a, t, st: (a - 0.03 if c.id == "d012-arch3-resnet34" else a, t, st)
+    )
     code, text = compare(baseline, planted, tmp_path)
     assert code == 1 and "**1 regression(s)**" in text
     assert "REGRESSION sbh/d012-arch3-resnet34 acc_all_heads" in capsys.readouterr().err
@@ -73,7 +82,9 @@ def test_timings_from_another_device_are_not_compared(baseline, tmp_path):
 
 
 def test_a_case_that_stopped_passing_is_a_regression(baseline, tmp_path):
-    broken = current_run(tmp_path, change=lambda c, s, a, t, st: (a, t, "error" if c.id == "d012-arch2-resnet18" and s == 1 else st))
+    broken = current_run(
+        tmp_path, change=lambda c, s, a, t, st: (a, t, "error" if c.id == "d012-arch2-resnet18" and s == 1 else st)
+    )
     code, text = compare(baseline, broken, tmp_path)
     assert code == 1 and "| d012-arch2-resnet18 | status" in text.replace("  ", " ")
 

@@ -1,4 +1,5 @@
 """EMNIST loading on small IDX files written here in the exact EMNIST layout (images transposed)."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """Input preparation on whole batches: padding, resizing, normalising and the shift augmentation."""
+
 import torch
 
 from harness.train import DeviceData, InputPrep

@@ -1,4 +1,5 @@
 """A run stopped mid-case keeps the records already written and leaves no partial file."""
+
 import textwrap
 from pathlib import Path
 
@@ -49,5 +50,7 @@ def test_interrupted_run_keeps_finished_records(pytester, monkeypatch, tmp_path,
     assert result.ret != 0
     # Hidden files included: a leftover temporary file of an interrupted write would show here.
     written = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert written == ["case1-seed0.json"], "the finished case's record stays; nothing partial, temporary or later is left"
+    assert written == ["case1-seed0.json"], (
+        "the finished case's record stays; nothing partial, temporary or later is left"
+    )
     assert read_record(tmp_path / "demo" / "case1-seed0.json").status == "passed"

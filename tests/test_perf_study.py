@@ -1,6 +1,7 @@
 """The perf study on a few steps: every pipeline trains, the record holds rates that agree with
 its ratios, too many steps for one epoch is a one-line error, and epoch cases carry no bar
 off the GPUs their target was set for."""
+
 from dataclasses import replace
 
 import pytest
@@ -57,7 +58,9 @@ def test_epoch_case_off_target_devices_has_no_bar(perf_context, monkeypatch):
     assert m["s_per_epoch"] <= m["s_per_epoch_median"]
 
 
-@pytest.mark.parametrize(("name", "bar"), [("NVIDIA H100 80GB HBM3", True), ("NVIDIA H200", True), ("NVIDIA A10G", False)])
+@pytest.mark.parametrize(
+    ("name", "bar"), [("NVIDIA H100 80GB HBM3", True), ("NVIDIA H200", True), ("NVIDIA A10G", False)]
+)
 def test_epoch_bar_only_on_the_gpus_it_was_set_for(monkeypatch, name, bar):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
     assert perf_plan.epoch_thresholds(torch.device("cuda")) == (perf.EPOCH_TARGET if bar else {})

@@ -3,13 +3,20 @@ import json
 import pytest
 import torch
 
-from harness.lifecycle import check_passed, judge, recorded
 from harness.errors import DataError, Diverged
+from harness.lifecycle import check_passed, judge, recorded
 from harness.records import SCHEMA_VERSION, RecordError, ResultRecord, read_record
 
 
 def make_record(**overrides):
-    base = dict(study="sbh", case_id="d012-arch2-resnet18", params={"structure": "arch2"}, profile="smoke", seed=0, device="cpu")
+    base = {
+        "study": "sbh",
+        "case_id": "d012-arch2-resnet18",
+        "params": {"structure": "arch2"},
+        "profile": "smoke",
+        "seed": 0,
+        "device": "cpu",
+    }
     return ResultRecord(**{**base, **overrides})
 
 
@@ -30,7 +37,7 @@ def test_unknown_status_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "content, message",
+    ("content", "message"),
     [
         ("{not json", "not valid JSON"),
         ('{"a": 1}', "no schema_version"),
@@ -58,7 +65,7 @@ def test_judge_applies_every_threshold_as_a_minimum():
 
 
 @pytest.mark.parametrize(
-    "exc, status, text",
+    ("exc", "status", "text"),
     [
         (Diverged("loss became nan in epoch 1 at or before step 3/10"), "diverged", "epoch 1"),
         (torch.OutOfMemoryError("CUDA out of memory"), "oom", "batch size 64"),
@@ -78,9 +85,8 @@ def test_recorded_writes_the_record_whatever_happens(tmp_path, exc, status, text
 
 def test_recorded_lets_an_interrupt_through_without_a_record(tmp_path):
     record = make_record()
-    with pytest.raises(KeyboardInterrupt):
-        with recorded(record, tmp_path):
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), recorded(record, tmp_path):
+        raise KeyboardInterrupt
     assert not record.path_in(tmp_path).exists()
 
 
@@ -92,17 +98,19 @@ def test_failed_threshold_still_leaves_a_record(tmp_path):
 
 
 def test_skip_done_skips_only_complete_records_of_this_profile_and_seed(tmp_path):
-    from harness.lifecycle import skip_if_done
     from harness.context import RunContext
+    from harness.lifecycle import skip_if_done
 
-    ctx = RunContext(profile="smoke", device=torch.device("cpu"), data_root=tmp_path, results_dir=tmp_path, skip_done=True)
+    ctx = RunContext(
+        profile="smoke", device=torch.device("cpu"), data_root=tmp_path, results_dir=tmp_path, skip_done=True
+    )
     skip_if_done(ctx, "sbh", "d012-arch2-resnet18")  # no record: runs
     make_record(status="error", error="x").write(tmp_path)
     skip_if_done(ctx, "sbh", "d012-arch2-resnet18")  # errored: runs again
     make_record(status="passed", profile="full").write(tmp_path)
     skip_if_done(ctx, "sbh", "d012-arch2-resnet18")  # other profile: runs
     make_record(status="failed").write(tmp_path)
-    with pytest.raises(pytest.skip.Exception, match="--skip-done: .* holds a failed record"):
+    with pytest.raises(pytest.skip.Exception, match=r"--skip-done: .* holds a failed record"):
         skip_if_done(ctx, "sbh", "d012-arch2-resnet18")
     ctx.skip_done = False
     skip_if_done(ctx, "sbh", "d012-arch2-resnet18")

@@ -1,4 +1,5 @@
 """The reporter, on records made here: values, figures, links, merging and bad inputs."""
+
 import json
 import re
 import struct
@@ -53,7 +54,10 @@ def test_statements_follow_the_numbers(grid_records, tmp_path):
     for path in grid_records.glob("sbh/*arch2*.json"):
         path.write_text(path.read_text().replace('"acc_all_heads": 0.985', '"acc_all_heads": 0.999'))
     render(grid_records, tmp_path / "out")
-    assert "all heads right (write-up 001, experiment 2): best structure **arch2 (2)**" in (tmp_path / "out" / "sbh.md").read_text()
+    assert (
+        "all heads right (write-up 001, experiment 2): best structure **arch2 (2)**"
+        in (tmp_path / "out" / "sbh.md").read_text()
+    )
 
 
 def test_figures_are_valid_pngs_and_every_link_resolves(grid_records, tmp_path):
@@ -84,7 +88,16 @@ def test_failed_and_errored_cases_are_flagged(grid_records, tmp_path):
     case = sbh.SbhCase((0, 1, 2), "arch2", "resnet18")
     failed = fake_record(case, acc=0.5, seconds=1.0, status="failed", finished="2027-01-01T00:00:00+00:00")
     write_records(tmp_path / "later", [failed])
-    errored = ResultRecord(study="sbh", case_id="d012-arch3-resnet18", params=sbh.SbhCase((0, 1, 2), "arch3", "resnet18").params(), profile="smoke", seed=0, device="cpu", status="error", error="not run: data absent")
+    errored = ResultRecord(
+        study="sbh",
+        case_id="d012-arch3-resnet18",
+        params=sbh.SbhCase((0, 1, 2), "arch3", "resnet18").params(),
+        profile="smoke",
+        seed=0,
+        device="cpu",
+        status="error",
+        error="not run: data absent",
+    )
     errored.finished_at = "2027-01-01T00:00:00+00:00"
     write_records(tmp_path / "later", [errored])
     assert render([grid_records, tmp_path / "later"], tmp_path / "out") == 0
@@ -120,11 +133,17 @@ def test_the_reporter_imports_no_torch(grid_records, tmp_path):
     """Rendering needs pandas, Jinja2 and matplotlib only: a report machine needs no training stack."""
     code = (
         "import runpy, sys; sys.argv = ['reports', sys.argv[1], '--out', sys.argv[2]]\n"
-        "try:\n    runpy.run_module('reports', run_name='__main__')\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+        "try:\n    runpy.run_module('reports', run_name='__main__')\nexcept SystemExit as exit:\n    assert "
+        "exit.code == 0, exit.code\n"
         "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:5]"
     )
     root = Path(__file__).resolve().parent.parent
-    subprocess.run([sys.executable, "-c", code, str(grid_records), str(tmp_path / "out")], cwd=root, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", code, str(grid_records), str(tmp_path / "out")],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
     assert (tmp_path / "out" / "sbh.md").is_file()
 
 
@@ -133,13 +152,17 @@ def test_figures_are_redrawn_only_when_their_data_change(grid_records, tmp_path)
     render(grid_records, out)
     figures = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "figures").glob("*.png")}
     render(grid_records, out)
-    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "figures").glob("*.png")} == figures, "unchanged data: nothing redrawn"
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "figures").glob("*.png")} == figures, (
+        "unchanged data: nothing redrawn"
+    )
     path = grid_records / "sbh" / "d012-arch1-resnet18-seed0.json"
     raw = json.loads(path.read_text())
     raw["metrics"]["acc_all_heads"] = 0.5
     path.write_text(json.dumps(raw))
     render(grid_records, out)
-    assert (out / "figures" / "d012_acc_all_heads.png").read_bytes() != figures["d012_acc_all_heads.png"][0], "its data changed: redrawn"
+    assert (out / "figures" / "d012_acc_all_heads.png").read_bytes() != figures["d012_acc_all_heads.png"][0], (
+        "its data changed: redrawn"
+    )
     assert (out / "figures" / "d012_inference_s.png").read_bytes() == figures["d012_inference_s.png"][0]
 
 
@@ -153,25 +176,59 @@ def blocks_records(tmp_path):
     records = []
     for case in blocks.cases():
         record = ResultRecord(
-            study="blocks", case_id=case.id, params=case.params(), profile="smoke", seed=0, device="cpu", status="passed",
-            metrics={"train_acc": accs[case.id] + 0.001, "train_loss": 0.1, "test_acc": accs[case.id], "test_loss": 0.2,
-                     "train_s": 5.0, "s_per_epoch": 5.0, "inference_s": 1.0, "inference_images_per_s": 10000.0},
-            model={"params": 1000, "flops_per_image": 1e6, "peak_memory_bytes": (50 if case.id == "transformer" else 10) * 2**20,
-                   "peak_memory_method": "test", "conv_depth": 4},
-            budget={"epochs": 1, "batch_size": 100, "lr": 1e-3, "train_images": 100}, environment={"cpu": "Test CPU"},
+            study="blocks",
+            case_id=case.id,
+            params=case.params(),
+            profile="smoke",
+            seed=0,
+            device="cpu",
+            status="passed",
+            metrics={
+                "train_acc": accs[case.id] + 0.001,
+                "train_loss": 0.1,
+                "test_acc": accs[case.id],
+                "test_loss": 0.2,
+                "train_s": 5.0,
+                "s_per_epoch": 5.0,
+                "inference_s": 1.0,
+                "inference_images_per_s": 10000.0,
+            },
+            model={
+                "params": 1000,
+                "flops_per_image": 1e6,
+                "peak_memory_bytes": (50 if case.id == "transformer" else 10) * 2**20,
+                "peak_memory_method": "test",
+                "conv_depth": 4,
+            },
+            budget={"epochs": 1, "batch_size": 100, "lr": 1e-3, "train_images": 100},
+            environment={"cpu": "Test CPU"},
             started_at="2026-01-01T00:00:00+00:00",
         )
         record.finished_at = "2026-01-01T00:00:00+00:00"
         records.append(record)
-    heat = ResultRecord(study="blocks", case_id=blocks.HEATMAP_ID, params={"networks": ["vgg", blocks.REFERENCE], "baseline": "black", "n_steps": 8, "digits": "first"},
-                        profile="smoke", seed=0, device="cpu", status="passed", metrics={"ig_relative_delta_vgg": 0.001, f"ig_relative_delta_{blocks.REFERENCE}": 0.002},
-                        artifacts={"attributions": "heatmaps-seed0.npz"}, started_at="2026-01-01T00:00:00+00:00")
+    heat = ResultRecord(
+        study="blocks",
+        case_id=blocks.HEATMAP_ID,
+        params={"networks": ["vgg", blocks.REFERENCE], "baseline": "black", "n_steps": 8, "digits": "first"},
+        profile="smoke",
+        seed=0,
+        device="cpu",
+        status="passed",
+        metrics={"ig_relative_delta_vgg": 0.001, f"ig_relative_delta_{blocks.REFERENCE}": 0.002},
+        artifacts={"attributions": "heatmaps-seed0.npz"},
+        started_at="2026-01-01T00:00:00+00:00",
+    )
     heat.finished_at = "2026-01-01T00:00:00+00:00"
     records.append(heat)
     write_records(tmp_path / "results", records)
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "results" / "blocks" / "heatmaps-seed0.npz", images=rng.integers(0, 255, (10, 32, 32)).astype(np.uint8), labels=np.arange(10),
-             **{f"attr_{n}": rng.normal(size=(10, 32, 32)) for n in ("vgg", blocks.REFERENCE)}, **{f"pred_{n}": np.arange(10) for n in ("vgg", blocks.REFERENCE)})
+    np.savez(
+        tmp_path / "results" / "blocks" / "heatmaps-seed0.npz",
+        images=rng.integers(0, 255, (10, 32, 32)).astype(np.uint8),
+        labels=np.arange(10),
+        **{f"attr_{n}": rng.normal(size=(10, 32, 32)) for n in ("vgg", blocks.REFERENCE)},
+        **{f"pred_{n}": np.arange(10) for n in ("vgg", blocks.REFERENCE)},
+    )
     return tmp_path / "results"
 
 
@@ -201,7 +258,16 @@ def writeup000_records(grid_records):
     for case in sbh.experiment_cases("combos"):
         if case.backbone == "resnet18":
             hard = 0.02 if case.digits == (6, 8, 9) else 0.0
-            records.append(fake_record(case, acc=0.99 - hard - 0.004 * structures.index(case.structure) + (0.01 if case.structure == "arch1" else 0), seconds=1.0))
+            records.append(
+                fake_record(
+                    case,
+                    acc=0.99
+                    - hard
+                    - 0.004 * structures.index(case.structure)
+                    + (0.01 if case.structure == "arch1" else 0),
+                    seconds=1.0,
+                )
+            )
     for case in sbh.experiment_cases("size"):
         if case.backbone == "resnet18":
             gap = {"arch4-2": 0.05}.get(case.structure, 0.01 * structures.index(case.structure) / 4)
@@ -217,13 +283,23 @@ def writeup000_records(grid_records):
 def test_writeup000_sections_are_computed_from_the_records(writeup000_records, tmp_path):
     assert render(writeup000_records, tmp_path / "out") == 0
     text = (tmp_path / "out" / "sbh.md").read_text()
-    summary = text[text.index("## 3. Summary"):text.index("## 4.")]
-    assert re.search(r"five more digit combinations, plus \(0, 1, 2\)\s+\|\s+40 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary)
+    summary = text[text.index("## 3. Summary") : text.index("## 4.")]
+    assert re.search(
+        r"five more digit combinations, plus \(0, 1, 2\)\s+\|\s+40 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary
+    )
     assert re.search(r"train-size sweep .*?\|\s+25 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary)
     assert re.search(r"learning-rate sweep .*\|\s+20 \| arch2 \(2\) ", summary)
     assert "Hardest combo **6,8,9**" in text
     assert "Best structure at each value: 1e-4 → arch2 (2)" in text
-    for name in ["combos_acc_by_structure", "combos_inference_by_structure", "combos_acc_by_combo", "size_acc_curve", "size_acc_averages", "lr_acc_curve", "lr_acc_averages"]:
+    for name in [
+        "combos_acc_by_structure",
+        "combos_inference_by_structure",
+        "combos_acc_by_combo",
+        "size_acc_curve",
+        "size_acc_averages",
+        "lr_acc_curve",
+        "lr_acc_averages",
+    ]:
         assert f"](figures/{name}.png)" in text and (tmp_path / "out" / "figures" / f"{name}.png").is_file()
     for tag in ["d034", "d056", "d689", "d038", "d179"]:
         assert f"Digits {tag[1]},{tag[2]},{tag[3]}" in text
@@ -239,7 +315,7 @@ def test_writeup000_best_structure_moves_with_the_numbers(writeup000_records, tm
             path.write_text(json.dumps(record))
     render(writeup000_records, tmp_path / "out")
     text = (tmp_path / "out" / "sbh.md").read_text()
-    summary = text[text.index("## 3. Summary"):text.index("## 4.")]
+    summary = text[text.index("## 3. Summary") : text.index("## 4.")]
     assert re.search(r"train-size sweep .*?\|\s+25 \| arch3 \(3\) 0.9999", summary)
 
 
@@ -254,7 +330,7 @@ def three_seed_records(tmp_path):
     for case in sbh.grid(sbh.WRITEUP001_DIGITS):
         for seed in range(3):
             record = fake_record(case, acc=acc[case.structure] + 0.001 * seed, seconds=1.0 + 0.1 * seed, seed=seed)
-            wrong = int(round((1 - record.metrics["acc_all_heads"]) * len(labels)))
+            wrong = round((1 - record.metrics["acc_all_heads"]) * len(labels))
             predictions = labels.copy()
             predictions[(np.arange(wrong) * 7 + seed) % len(labels)] += 1
             name = f"predictions/{case.id}-seed{seed}.npz"
@@ -273,7 +349,9 @@ def test_repeated_seeds_give_intervals_tests_and_a_pareto_front(three_seed_recor
     assert "Non-dominated configurations" in text and "**arch1 (1) resnet18**" in text
     assert re.search(r"\| digit combos \(write-ups 001 and 000\) \|\s+9 \|\s+5 \|", text)
     assert "the structures differ. arch1 (1) is best on average" in text
-    assert re.search(r"\| resnet18\s+\|\s+0 \| arch1 \(1\) \| arch3 \(3\) \|", text), "McNemar row for the two best structures"
+    assert re.search(r"\| resnet18\s+\|\s+0 \| arch1 \(1\) \| arch3 \(3\) \|", text), (
+        "McNemar row for the two best structures"
+    )
     assert (tmp_path / "out" / "figures" / "d012_pareto.png").is_file()
 
 
@@ -283,10 +361,16 @@ def test_blocks_with_three_seeds_shows_intervals_and_a_pareto_front(blocks_recor
         if record["case_id"] == "heatmaps":
             continue
         for seed, shift in ((1, 0.002), (2, -0.002)):
-            copy = {**record, "seed": seed, "metrics": {**record["metrics"], "test_acc": record["metrics"]["test_acc"] + shift}}
+            copy = {
+                **record,
+                "seed": seed,
+                "metrics": {**record["metrics"], "test_acc": record["metrics"]["test_acc"] + shift},
+            }
             path.with_name(path.name.replace("seed0", f"seed{seed}")).write_text(json.dumps(copy))
     assert render(blocks_records, tmp_path / "out") == 0
     text = (tmp_path / "out" / "blocks.md").read_text()
-    assert "test_acc ± (95 % CI)" in text and re.search(r"\| vgg\s+\|.*\|\s+0\.0050 \|", text), "t(0.975, 2) * sd 0.002 / sqrt(3) = 0.0050"
+    assert "test_acc ± (95 % CI)" in text and re.search(r"\| vgg\s+\|.*\|\s+0\.0050 \|", text), (
+        "t(0.975, 2) * sd 0.002 / sqrt(3) = 0.0050"
+    )
     assert "Non-dominated networks" in text and "**vgg**" in text
     assert (tmp_path / "out" / "figures" / "blocks_pareto.png").is_file()

@@ -52,7 +52,9 @@ def test_loss_sums_the_two_binary_losses():
 
 def test_case_ids_are_the_words_users_type():
     assert sbh.SbhCase((0, 1, 2), "arch4-1", "resnet34").id == "d012-arch4-1-resnet34"
-    assert sbh.SbhCase((6, 8, 9), "arch1", "resnet18", train_size=4000, lr=1e-3).id == "d689-n4000-lr1e-3-arch1-resnet18"
+    assert (
+        sbh.SbhCase((6, 8, 9), "arch1", "resnet18", train_size=4000, lr=1e-3).id == "d689-n4000-lr1e-3-arch1-resnet18"
+    )
     assert sbh.lr_tag(2.5e-4) == "lr2.5e-4"
 
 
@@ -60,7 +62,9 @@ def test_grid_is_every_registered_structure_times_backbone():
     cases = sbh.grid((0, 1, 2))
     assert len(cases) == len(models.list_models(family="sbh")) * len(models.list_models(family="backbone")) == 15
     assert len({c.id for c in cases}) == 15
-    assert [c.id for c in cases if "resnet34" in c.id] == [f"d012-{s}-resnet34" for s in models.list_models(family="sbh")]
+    assert [c.id for c in cases if "resnet34" in c.id] == [
+        f"d012-{s}-resnet34" for s in models.list_models(family="sbh")
+    ]
 
 
 @pytest.mark.parametrize("text", ["1,2", "1,2,3,4", "1,1,2", "1,2,10", "a,b,c", "-1,2,3", ""])
@@ -109,7 +113,7 @@ def test_writeup000_experiments_have_the_documented_shape():
 def test_extra_digits_add_one_custom_grid_and_known_combos_are_not_repeated():
     base = sbh.all_cases()
     extra = sbh.all_cases([(2, 5, 7), (2, 5, 7), (0, 3, 4)])
-    added = extra[len(base):]
+    added = extra[len(base) :]
     assert [c.id for c in added] == [c.id for c in sbh.grid((2, 5, 7))]
     assert {c.experiment for c in added} == {"custom"} and {c.group for c in added} >= {"combos/resnet18"}
 

@@ -1,4 +1,5 @@
 """The statistics the reports print, against values worked out by hand."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """The training harness: thresholds that a broken model fails, CPU determinism, divergence."""
+
 from dataclasses import FrozenInstanceError, replace
 
 import pytest
@@ -6,8 +7,8 @@ import torch
 
 import models
 from harness.errors import Diverged
-from harness.records import read_record
 from harness.lifecycle import check_passed, run_case
+from harness.records import read_record
 from harness.settings import Budget, TimingRounds
 from harness.train import DeviceData, evaluate, fit, prepare_model, train_one_epoch
 from studies import blocks, sbh
@@ -40,7 +41,9 @@ def test_untrained_model_fails_the_smoke_threshold(structure, d012, run_context)
 
 def test_model_trained_on_shuffled_labels_fails_the_smoke_threshold(d012, run_context):
     train, test = d012
-    shuffled = DeviceData(train.images, train.labels[torch.randperm(len(train), generator=torch.Generator().manual_seed(0))])
+    shuffled = DeviceData(
+        train.images, train.labels[torch.randperm(len(train), generator=torch.Generator().manual_seed(0))]
+    )
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     model = prepare_model(models.create("arch2", backbone="resnet18"), run_context.device)
@@ -79,7 +82,16 @@ def test_non_finite_loss_stops_with_epoch_and_step():
     data = DeviceData(torch.randint(0, 255, (64, 4, 4), dtype=torch.uint8), torch.randint(0, 3, (64,)))
     optimizer = torch.optim.Adam(wrapped.parameters(), lr=1e-3)
     with pytest.raises(Diverged, match=r"loss became inf in epoch 1 at or before step 3/8"):
-        train_one_epoch(wrapped, optimizer, data, _ExplodingTask(), batch_size=8, generator=torch.Generator().manual_seed(0), device=torch.device("cpu"), epoch=1)
+        train_one_epoch(
+            wrapped,
+            optimizer,
+            data,
+            _ExplodingTask(),
+            batch_size=8,
+            generator=torch.Generator().manual_seed(0),
+            device=torch.device("cpu"),
+            epoch=1,
+        )
 
 
 class _DictOut(torch.nn.Module):
@@ -102,7 +114,9 @@ def test_huge_learning_rate_is_recorded_as_diverged(run_context, mnist_root, tmp
     record = run_case(plan(case, ctx, replace(SMOKE, train_images=128, timing=TimingRounds(1))), ctx)
     assert record.status == "diverged"
     assert record.error.startswith("loss became nan in epoch 1 at or before step")
-    with pytest.raises(pytest.fail.Exception, match=r"d012-lr1e20-arch2-resnet18 \[diverged\] loss became nan in epoch 1"):
+    with pytest.raises(
+        pytest.fail.Exception, match=r"d012-lr1e20-arch2-resnet18 \[diverged\] loss became nan in epoch 1"
+    ):
         check_passed(record)
     assert (tmp_path / "sbh" / f"{case.id}-seed0.json").is_file()
 

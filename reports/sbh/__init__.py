@@ -3,6 +3,7 @@
 ``tables`` holds the frame and pivots, ``summaries`` the computed sentences and tests,
 ``sections`` the parts with figures; ``build`` puts them together for the template.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,13 +11,28 @@ from pathlib import Path
 import pandas as pd
 
 from reports.figures import grouped_bars
-from reports.sbh.sections import figure_entry, combos_section, pareto_part, reproduce_command, sweep_section
-from reports.sbh.summaries import ACCURACY_METRICS, mcnemar_table, significance, significance_table, summary, writeup000_summary
+from reports.sbh.sections import combos_section, figure_entry, pareto_part, reproduce_command, sweep_section
+from reports.sbh.summaries import (
+    ACCURACY_METRICS,
+    mcnemar_table,
+    significance,
+    significance_table,
+    summary,
+    writeup000_summary,
+)
 from reports.sbh.tables import cases_frame, ci_pivot, expected_cases, failed_mask, pivot, shown, structures_table
 from studies import sbh
 
 
-def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records: dict | None = None, results_dirs: list[Path] = (), **_) -> dict:
+def build(
+    df_all: pd.DataFrame,
+    figures_dir: Path,
+    link_prefix: str,
+    *,
+    records: dict | None = None,
+    results_dirs: list[Path] = (),
+    **_,
+) -> dict:
     """Everything the ``sbh`` template needs; figures are written under ``figures_dir``."""
     df = cases_frame(df_all)
     ran = set(df["case_id"]) if not df.empty else set()
@@ -24,7 +40,11 @@ def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records:
     measured = df[df["measured"]] if not df.empty else df
     writeup000 = {}
     if not measured.empty:
-        writeup000 = {"combos": combos_section(df, figures_dir, link_prefix), "size": sweep_section(df, "size", figures_dir, link_prefix), "lr": sweep_section(df, "lr", figures_dir, link_prefix)}
+        writeup000 = {
+            "combos": combos_section(df, figures_dir, link_prefix),
+            "size": sweep_section(df, "size", figures_dir, link_prefix),
+            "lr": sweep_section(df, "lr", figures_dir, link_prefix),
+        }
     context = {
         "structures": structures_table(),
         "experiments": {e.key: e for e in sbh.EXPERIMENTS},
@@ -33,15 +53,30 @@ def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records:
         "sections": [],
         "writeup000": {name: part for name, part in writeup000.items() if part is not None},
         "writeup000_summary": writeup000_summary(writeup000),
-        "sweeps": {"sizes": sbh.TRAIN_SIZES, "buckets": sbh.SIZE_BUCKETS, "rates": [sbh.lr_tag(v).removeprefix("lr") for v in sbh.LEARNING_RATES], "lr_images": sbh.LR_SWEEP_TRAIN_SIZE, "digits": ",".join(map(str, sbh.SWEEP_DIGITS))},
+        "sweeps": {
+            "sizes": sbh.TRAIN_SIZES,
+            "buckets": sbh.SIZE_BUCKETS,
+            "rates": [sbh.lr_tag(v).removeprefix("lr") for v in sbh.LEARNING_RATES],
+            "lr_images": sbh.LR_SWEEP_TRAIN_SIZE,
+            "digits": ",".join(map(str, sbh.SWEEP_DIGITS)),
+        },
     }
     # One section per digit combo trained on the profile's standard budget (the sweeps have their own).
-    per_combo = measured[measured["experiment"].isin(["writeup001", "combos", "custom"])] if not measured.empty else measured
-    for digits, group in (per_combo.groupby("digits", sort=True) if not per_combo.empty else []):
+    per_combo = (
+        measured[measured["experiment"].isin(["writeup001", "combos", "custom"])] if not measured.empty else measured
+    )
+    for digits, group in per_combo.groupby("digits", sort=True) if not per_combo.empty else []:
         tag = sbh.digits_tag(tuple(int(d) for d in digits.split(",")))
         flagged = failed_mask(group)
         experiment = group["experiment"].iloc[0]
-        section = {"digits": digits, "tag": tag, "command": reproduce_command(experiment, digits), "figures": [], "summary": summary(group), "cases": group}
+        section = {
+            "digits": digits,
+            "tag": tag,
+            "command": reproduce_command(experiment, digits),
+            "figures": [],
+            "summary": summary(group),
+            "cases": group,
+        }
         for metric, title in [*ACCURACY_METRICS.items(), ("inference_s", "inference time (s)")]:
             is_time = metric == "inference_s"
             fmt = ".3f" if is_time else ".4f"
@@ -54,7 +89,9 @@ def build(df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records:
                 flagged=flagged,
                 errors=ci_pivot(group, metric),
             )
-            section["figures"].append({**figure_entry(path, link_prefix, title, shown(group, metric, fmt), fmt), "metric": metric})
+            section["figures"].append(
+                {**figure_entry(path, link_prefix, title, shown(group, metric, fmt), fmt), "metric": metric}
+            )
         context["sections"].append(section)
     context["significance"] = significance(df)
     context["significance_table"] = significance_table(context["significance"])

@@ -1,4 +1,5 @@
 """``sbh`` report, sections with figures: per combo, write-up 000's combos and sweeps, Pareto."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,12 +9,18 @@ import pandas as pd
 from reports import stats
 from reports.figures import grouped_bars, lines, pareto
 from reports.sbh.summaries import rank_line, tradeoff
-from reports.sbh.tables import PRIMARY, pivot_by, structure_by_backbone, complete_blocks, label, structure_means
+from reports.sbh.tables import PRIMARY, complete_blocks, label, pivot_by, structure_by_backbone, structure_means
 from studies import sbh
 
 
 def figure_entry(path: Path, link_prefix: str, title: str, table: pd.DataFrame, floatfmt: str = ".4f") -> dict:
-    return {"title": title, "png": f"{link_prefix}/{path.name}", "csv": f"{link_prefix}/{path.with_suffix('.csv').name}", "table": table, "floatfmt": floatfmt}
+    return {
+        "title": title,
+        "png": f"{link_prefix}/{path.name}",
+        "csv": f"{link_prefix}/{path.with_suffix('.csv').name}",
+        "table": table,
+        "floatfmt": floatfmt,
+    }
 
 
 def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
@@ -34,15 +41,53 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dic
         "cases": len(data),
         "means": means,
         "lines": [
-            rank_line(means, f"`{PRIMARY}` averaged over {data['digits'].nunique()} combos and {data['backbone'].nunique()} backbone(s)"),
-            f"Hardest combo **{combo_means.idxmin()}** ({combo_means.min():.4f} mean over structures on {', '.join(sorted(common))}), "
+            rank_line(
+                means,
+                f"`{PRIMARY}` averaged over {data['digits'].nunique()} combos and {data['backbone'].nunique()} "
+                "backbone(s)",
+            ),
+            f"Hardest combo **{combo_means.idxmin()}** ({combo_means.min():.4f} mean over structures on "
+            f"{', '.join(sorted(common))}), "
             f"easiest **{combo_means.idxmax()}** ({combo_means.max():.4f}).",
             tradeoff(data),
         ],
         "figures": [
-            figure_entry(grouped_bars(by_structure, figures_dir / "combos_acc_by_structure.png", title=f"{PRIMARY}, mean over combos", ylabel="test accuracy", zoom=True), link_prefix, f"`{PRIMARY}` by structure, mean over combos", by_structure),
-            figure_entry(grouped_bars(time_by_structure, figures_dir / "combos_inference_by_structure.png", title="inference time, mean over combos", ylabel="seconds (median of rounds)"), link_prefix, "inference time (s) by structure, mean over combos", time_by_structure, ".3f"),
-            figure_entry(grouped_bars(by_combo, figures_dir / "combos_acc_by_combo.png", title=f"{PRIMARY}, mean over structures, per combo", ylabel="test accuracy", zoom=True), link_prefix, f"`{PRIMARY}` by digit combo, mean over structures", by_combo),
+            figure_entry(
+                grouped_bars(
+                    by_structure,
+                    figures_dir / "combos_acc_by_structure.png",
+                    title=f"{PRIMARY}, mean over combos",
+                    ylabel="test accuracy",
+                    zoom=True,
+                ),
+                link_prefix,
+                f"`{PRIMARY}` by structure, mean over combos",
+                by_structure,
+            ),
+            figure_entry(
+                grouped_bars(
+                    time_by_structure,
+                    figures_dir / "combos_inference_by_structure.png",
+                    title="inference time, mean over combos",
+                    ylabel="seconds (median of rounds)",
+                ),
+                link_prefix,
+                "inference time (s) by structure, mean over combos",
+                time_by_structure,
+                ".3f",
+            ),
+            figure_entry(
+                grouped_bars(
+                    by_combo,
+                    figures_dir / "combos_acc_by_combo.png",
+                    title=f"{PRIMARY}, mean over structures, per combo",
+                    ylabel="test accuracy",
+                    zoom=True,
+                ),
+                link_prefix,
+                f"`{PRIMARY}` by digit combo, mean over structures",
+                by_combo,
+            ),
         ],
     }
 
@@ -56,11 +101,21 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
     curve = pivot_by(data, column, "structure")
     curve.index.name = name
     tick_labels = [f"{v:g}" if experiment == "size" else sbh.lr_tag(v).removeprefix("lr") for v in curve.index]
-    curve_png = lines(curve, figures_dir / f"{experiment}_acc_curve.png", title=f"{PRIMARY} vs {name} (digits {','.join(map(str, sbh.SWEEP_DIGITS))}), mean over backbones", xlabel=name, ylabel="test accuracy", logx=True, xtick_labels=tick_labels)
+    curve_png = lines(
+        curve,
+        figures_dir / f"{experiment}_acc_curve.png",
+        title=f"{PRIMARY} vs {name} (digits {','.join(map(str, sbh.SWEEP_DIGITS))}), mean over backbones",
+        xlabel=name,
+        ylabel="test accuracy",
+        logx=True,
+        xtick_labels=tick_labels,
+    )
     if experiment == "size":
         buckets = {size: bucket for bucket, sizes in sbh.SIZE_BUCKETS.items() for size in sizes}
         grouped = data.assign(bucket=data["train_size"].map(buckets))
-        averages = pivot_by(grouped, "bucket", "structure").reindex([b for b in sbh.SIZE_BUCKETS if b in set(grouped["bucket"])])
+        averages = pivot_by(grouped, "bucket", "structure").reindex(
+            [b for b in sbh.SIZE_BUCKETS if b in set(grouped["bucket"])]
+        )
         averages.index.name = "size bucket"
         avg_title = f"`{PRIMARY}` per size bucket and structure"
     else:
@@ -70,23 +125,41 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         avg_title = f"`{PRIMARY}` per learning rate and structure"
     averages["mean of structures"] = averages.mean(axis=1)
     bars = averages.drop(columns="mean of structures")
-    avg_png = grouped_bars(bars, figures_dir / f"{experiment}_acc_averages.png", title=avg_title.replace("`", ""), ylabel="test accuracy", zoom=True)
+    avg_png = grouped_bars(
+        bars,
+        figures_dir / f"{experiment}_acc_averages.png",
+        title=avg_title.replace("`", ""),
+        ylabel="test accuracy",
+        zoom=True,
+    )
     means = structure_means(data)
     best_per_value = curve.idxmax(axis=1)
     wins = best_per_value.value_counts()
     leaders = [name for name, count in wins.items() if count == wins.max()]
     lines_ = [
-        rank_line(means, f"`{PRIMARY}` averaged over {curve.shape[0]} {name} values and {data['backbone'].nunique()} backbone(s)"),
-        "Best structure at each value: " + ", ".join(f"{v} → {s}" for v, s in zip(tick_labels, best_per_value)) + f" (most often {' and '.join(f'**{name}**' for name in leaders)}, {wins.max()} of {len(best_per_value)}{' each' if len(leaders) > 1 else ''}).",
+        rank_line(
+            means,
+            f"`{PRIMARY}` averaged over {curve.shape[0]} {name} values and {data['backbone'].nunique()} backbone(s)",
+        ),
+        "Best structure at each value: "
+        + ", ".join(f"{v} → {s}" for v, s in zip(tick_labels, best_per_value, strict=True))
+        + f" (most often {' and '.join(f'**{name}**' for name in leaders)}, {wins.max()} of {len(best_per_value)}"
+        + f"{' each' if len(leaders) > 1 else ''}).",
     ]
     per_value = curve.mean(axis=1)
-    lines_.append(f"Mean over structures goes from {per_value.iloc[0]:.4f} at {tick_labels[0]} to {per_value.iloc[-1]:.4f} at {tick_labels[-1]} (best {per_value.max():.4f} at {tick_labels[int(per_value.to_numpy().argmax())]}).")
+    lines_.append(
+        f"Mean over structures goes from {per_value.iloc[0]:.4f} at {tick_labels[0]} to "
+        f"{per_value.iloc[-1]:.4f} at {tick_labels[-1]} "
+        f"(best {per_value.max():.4f} at {tick_labels[int(per_value.to_numpy().argmax())]})."
+    )
     return {
         "cases": len(data),
         "means": means,
         "lines": lines_,
         "figures": [
-            figure_entry(curve_png, link_prefix, f"`{PRIMARY}` vs {name}, one line per structure (mean over backbones)", curve),
+            figure_entry(
+                curve_png, link_prefix, f"`{PRIMARY}` vs {name}, one line per structure (mean over backbones)", curve
+            ),
             figure_entry(avg_png, link_prefix, avg_title, averages),
         ],
     }
@@ -100,7 +173,17 @@ def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict |
     points = data.groupby(["structure", "backbone"])[[PRIMARY, "inference_s"]].mean().reset_index()
     points["configuration"] = points["structure"].map(label) + " " + points["backbone"]
     front = stats.pareto_front(points, PRIMARY, "inference_s")
-    path = pareto(points, figures_dir / "d012_pareto.png", x="inference_s", y=PRIMARY, label="configuration", front=front, title=f"{PRIMARY} vs inference time, digits 0,1,2 (mean over seeds)", xlabel="inference time for the test subset (s, log scale)", ylabel="test accuracy")
+    path = pareto(
+        points,
+        figures_dir / "d012_pareto.png",
+        x="inference_s",
+        y=PRIMARY,
+        label="configuration",
+        front=front,
+        title=f"{PRIMARY} vs inference time, digits 0,1,2 (mean over seeds)",
+        xlabel="inference time for the test subset (s, log scale)",
+        ylabel="test accuracy",
+    )
     named = points[front].sort_values("inference_s")
     return {
         "png": f"{link_prefix}/{path.name}",

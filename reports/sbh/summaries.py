@@ -1,4 +1,5 @@
 """``sbh`` report, computed statements: write-up 001's conclusions, rankings, trade-off, tests."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,7 +43,11 @@ def summary(df: pd.DataFrame) -> list[str]:
     shared_bb, shared_head = flags.map(lambda f: f[0]), flags.map(lambda f: f[1])
     for metric in ACCURACY_METRICS:
         lines.append(_compare(measured, shared_head, metric, "split heads", "a shared head", "accuracy", f"`{metric}`"))
-    lines.append(_compare(measured, shared_bb, "acc_all_heads", "split backbones", "a shared backbone", "accuracy", "`acc_all_heads`"))
+    lines.append(
+        _compare(
+            measured, shared_bb, "acc_all_heads", "split backbones", "a shared backbone", "accuracy", "`acc_all_heads`"
+        )
+    )
     time_split = measured.loc[~shared_bb, "inference_s"].mean()
     time_shared = measured.loc[shared_bb, "inference_s"].mean()
     if pd.notna(time_split) and pd.notna(time_shared) and time_shared > 0:
@@ -54,7 +59,8 @@ def summary(df: pd.DataFrame) -> list[str]:
     if len(by_backbone) > 1:
         fastest, slowest = by_backbone.idxmin(), by_backbone.idxmax()
         lines.append(
-            f"Inference time grows with the backbone: {slowest} takes {by_backbone[slowest] / by_backbone[fastest]:.1f}x "
+            f"Inference time grows with the backbone: {slowest} takes "
+            f"{by_backbone[slowest] / by_backbone[fastest]:.1f}x "
             f"the time of {fastest} (mean over structures)."
         )
     lines.append(tradeoff(measured))
@@ -103,14 +109,28 @@ def significance(df: pd.DataFrame) -> list[dict]:
         if result is None:
             continue
         posthoc = result["posthoc"].assign(against=lambda t: t["against"].map(label))
-        out.append({"name": name, "result": {**result, "best": label(result["best"])}, "reading": stats.reading(result, label), "posthoc": posthoc})
+        out.append(
+            {
+                "name": name,
+                "result": {**result, "best": label(result["best"])},
+                "reading": stats.reading(result, label),
+                "posthoc": posthoc,
+            }
+        )
     return out
 
 
 def significance_table(items: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"comparison": i["name"], "blocks": i["result"]["blocks"], "structures": i["result"]["treatments"], "Friedman chi2": i["result"]["friedman_stat"], "p": i["result"]["friedman_p"], "best on average": i["result"]["best"]}
+            {
+                "comparison": i["name"],
+                "blocks": i["result"]["blocks"],
+                "structures": i["result"]["treatments"],
+                "Friedman chi2": i["result"]["friedman_stat"],
+                "p": i["result"]["friedman_p"],
+                "best on average": i["result"]["best"],
+            }
             for i in items
         ]
     )
@@ -120,16 +140,31 @@ def mcnemar_table(df: pd.DataFrame, records: dict, results_dirs: list[Path]) -> 
     """The two most accurate structures on (0,1,2), per backbone and seed: do their test errors differ?"""
     data = df[df["measured"] & (df["experiment"] == "writeup001")] if not df.empty else df
     rows = []
-    for (backbone, seed), group in (data.groupby(["backbone", "seed"]) if not data.empty else []):
+    for (backbone, seed), group in data.groupby(["backbone", "seed"]) if not data.empty else []:
         top = group.sort_values(PRIMARY, ascending=False).head(2)
         if len(top) < 2:
             continue
-        arrays = [load_predictions(records, results_dirs, "sbh", row["case_id"], row["seed"]) for _, row in top.iterrows()]
+        arrays = [
+            load_predictions(records, results_dirs, "sbh", row["case_id"], row["seed"]) for _, row in top.iterrows()
+        ]
         if any(a is None for a in arrays):
             continue
         (a, b), (first, second) = top["structure"].tolist(), arrays
         test = stats.mcnemar_exact(first["labels"], first["predictions"], second["predictions"])
-        rows.append({"backbone": backbone, "seed": seed, "A": label(a), "B": label(b), "acc A": top[PRIMARY].iloc[0], "acc B": top[PRIMARY].iloc[1], "only A right": test["only_a_right"], "only B right": test["only_b_right"], "p (exact)": test["p"], "different at 5 %": "yes" if test["different"] else "no"})
+        rows.append(
+            {
+                "backbone": backbone,
+                "seed": seed,
+                "A": label(a),
+                "B": label(b),
+                "acc A": top[PRIMARY].iloc[0],
+                "acc B": top[PRIMARY].iloc[1],
+                "only A right": test["only_a_right"],
+                "only B right": test["only_b_right"],
+                "p (exact)": test["p"],
+                "different at 5 %": "yes" if test["different"] else "no",
+            }
+        )
     return pd.DataFrame(rows) if rows else None
 
 
@@ -151,5 +186,3 @@ def writeup000_summary(parts: dict) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-

@@ -1,4 +1,5 @@
 """``sbh`` report, tables: the records as one frame, structure x backbone pivots, coverage."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -7,7 +8,16 @@ from reports import stats
 from reports.load import measured
 from studies import sbh
 
-METRIC_COLUMNS = ["acc_all_heads", "acc_mean_heads", "acc_head_abc", "acc_head_a", "acc_head_b", "test_loss", "train_s", "inference_s"]
+METRIC_COLUMNS = [
+    "acc_all_heads",
+    "acc_mean_heads",
+    "acc_head_abc",
+    "acc_head_a",
+    "acc_head_b",
+    "test_loss",
+    "train_s",
+    "inference_s",
+]
 PRIMARY = "acc_all_heads"  # write-up 000's charts compare one accuracy; ours is the stricter of the two
 # Registry order (structure (1) first, resnet18 first), not alphabetical.
 ORDER = {name: i for i, name in enumerate([*sbh.BACKBONES, *sbh.STRUCTURES])}
@@ -54,13 +64,17 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     df["lr"] = df.get("params.lr", pd.Series(float("nan"), index=df.index)).astype(float)
     df["measured"] = measured(df)
     order = ["digits", "train_size", "lr", "structure", "backbone"]
-    return df.sort_values(order, key=lambda column: column.map(ORDER) if column.name in ("structure", "backbone") else column)
+    return df.sort_values(
+        order, key=lambda column: column.map(ORDER) if column.name in ("structure", "backbone") else column
+    )
 
 
 def structure_by_backbone(df: pd.DataFrame, values: str, aggfunc: str) -> pd.DataFrame:
     """Structure x backbone with every registered name present (gaps as NaN), rows labelled as in write-up 001."""
     # groupby + unstack: the same table as pivot_table, several times faster on these small frames.
-    table = df.groupby(["structure", "backbone"])[values].agg(aggfunc).unstack("backbone") if len(df) else pd.DataFrame()
+    table = (
+        df.groupby(["structure", "backbone"])[values].agg(aggfunc).unstack("backbone") if len(df) else pd.DataFrame()
+    )
     table = table.reindex(index=list(sbh.STRUCTURES), columns=list(sbh.BACKBONES))
     table.index = [label(s) for s in table.index]
     table.index.name, table.columns.name = "structure", "backbone"
@@ -109,7 +123,7 @@ def complete_blocks(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     Structure means are compared over the same blocks only; otherwise one missing case would
     move a structure's average by the difficulty of the cells it lacks.
     """
-    structures = set(list(sbh.STRUCTURES))
+    structures = set(sbh.STRUCTURES)
     measured = df[df["measured"]]
     if measured.empty:
         return measured
@@ -131,5 +145,3 @@ def pivot_by(df: pd.DataFrame, index: str, columns: str, values: str = PRIMARY) 
         table = table.reindex(columns=[b for b in list(sbh.BACKBONES) if b in table.columns])
     table.columns.name = columns
     return table
-
-

@@ -5,6 +5,7 @@ integrated-gradients attributions of the best block network and the reference CN
 same test digits (one per class). Input: MNIST 28x28 zero-padded to 32x32. This module is the
 torch-free definition; ``studies/blocks/plan.py`` trains the cases and computes the heatmaps.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,7 +61,11 @@ class BlocksCase:
         return (self.network,)
 
     def params(self) -> dict:
-        return {"network": self.network, "block": None if self.network == REFERENCE else self.network, "input": "28x28 zero-padded to 32x32"}
+        return {
+            "network": self.network,
+            "block": None if self.network == REFERENCE else self.network,
+            "input": "28x28 zero-padded to 32x32",
+        }
 
 
 def cases() -> list[BlocksCase]:

@@ -1,4 +1,5 @@
 """Training side of study ``blocks``: data, the plan of a network's case, and the heatmap case."""
+
 from __future__ import annotations
 
 import io
@@ -16,7 +17,19 @@ from harness.mnist import mnist_splits
 from harness.records import RecordError, ResultRecord, read_record, record_path
 from harness.settings import Budget, InputPrep
 from harness.train import ClassificationTask, DeviceData, prepare_model
-from studies.blocks import HEATMAP_ID, LR, NAME, NETWORKS, PAD, PROFILES, REFERENCE, WRITEUP_BATCH, BlocksCase, BlocksSettings
+from studies.blocks import (
+    HEATMAP_ID,
+    LR,
+    NAME,
+    NETWORKS,
+    PAD,
+    PROFILES,
+    REFERENCE,
+    WRITEUP_BATCH,
+    BlocksCase,
+    BlocksSettings,
+)
+
 
 def data(ctx: RunContext, settings: BlocksSettings) -> Splits:
     (train_x, train_y), (test_x, test_y) = mnist_splits(ctx)
@@ -79,7 +92,9 @@ def _trained(ctx: RunContext, network: str) -> tuple[ResultRecord, torch.nn.Modu
     try:
         record = read_record(record_path(ctx.results_dir, NAME, network, ctx.seed))
     except RecordError:
-        raise BenchError(f"no record for {network} in {ctx.results_dir / NAME}; run `pytest benchmarks -m blocks` first") from None
+        raise BenchError(
+            f"no record for {network} in {ctx.results_dir / NAME}; run `pytest benchmarks -m blocks` first"
+        ) from None
     path = ctx.results_dir / NAME / record.artifacts.get("weights", "missing")
     if record.status != "passed" or not path.is_file() or record.seed != ctx.seed:
         raise BenchError(f"{network} has no passed run with weights for seed {ctx.seed} in {ctx.results_dir / NAME}")
@@ -98,7 +113,10 @@ def best_block(ctx: RunContext) -> str:
         if record.status == "passed" and record.seed == ctx.seed:
             scores[network] = record.metrics["test_acc"]
     if not scores:
-        raise BenchError(f"no passed block network for seed {ctx.seed} in {ctx.results_dir / NAME}; run `pytest benchmarks -m blocks` first")
+        raise BenchError(
+            f"no passed block network for seed {ctx.seed} in {ctx.results_dir / NAME}; run `pytest benchmarks "
+            "-m blocks` first"
+        )
     return max(scores, key=scores.get)
 
 
@@ -108,20 +126,31 @@ def run_heatmaps(ctx: RunContext) -> ResultRecord:
     from captum.attr import IntegratedGradients
 
     settings = PROFILES[ctx.profile]
-    record = new_record(NAME, HEATMAP_ID, {}, ctx, thresholds={"ig_completeness": 1.0 - IG_MAX_RELATIVE_DELTA}, budget=Budget(0, 0, 0.0))
+    record = new_record(
+        NAME, HEATMAP_ID, {}, ctx, thresholds={"ig_completeness": 1.0 - IG_MAX_RELATIVE_DELTA}, budget=Budget(0, 0, 0.0)
+    )
     with recorded(record, ctx.results_dir):
         best = best_block(ctx)
-        record.params = {"networks": [best, REFERENCE], "baseline": "black image (all pixels 0)", "n_steps": IG_STEPS, "digits": "first test image of each class"}
+        record.params = {
+            "networks": [best, REFERENCE],
+            "baseline": "black image (all pixels 0)",
+            "n_steps": IG_STEPS,
+            "digits": "first test image of each class",
+        }
         test = data(ctx, settings).test
         first = torch.stack([(test.labels == c).nonzero()[0, 0] for c in range(10)])
         x, y = test.batch(first, ctx.device)
-        black, _ = DeviceData(torch.zeros_like(test.images[:10]), y, test.prep).batch(torch.arange(10, device=ctx.device), ctx.device)
+        black, _ = DeviceData(torch.zeros_like(test.images[:10]), y, test.prep).batch(
+            torch.arange(10, device=ctx.device), ctx.device
+        )
         arrays = {"images": F.pad(test.images[first], (PAD,) * 4).cpu().numpy(), "labels": y.cpu().numpy()}
         deltas = {}
         for network in (best, REFERENCE):
             _, model = _trained(ctx, network)
             ig = IntegratedGradients(model)
-            attributions, delta = ig.attribute(x, baselines=black, target=y, n_steps=IG_STEPS, return_convergence_delta=True)
+            attributions, delta = ig.attribute(
+                x, baselines=black, target=y, n_steps=IG_STEPS, return_convergence_delta=True
+            )
             with torch.no_grad():
                 logits, base = model(x), model(black)
             gap = (logits.gather(1, y[:, None]) - base.gather(1, y[:, None])).squeeze(1)

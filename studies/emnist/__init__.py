@@ -9,6 +9,7 @@ loss), with the test predictions stored for paired tests between models.
 EMNIST has no offline source: without its files every case skips with the reason. This
 module is the torch-free definition; ``studies/emnist/plan.py`` trains the cases.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -50,22 +51,38 @@ class EmnistCase:
 
     def params(self) -> dict:
         return {
-            "model": self.model, "group": self.group, "batch_size": self.batch_size, "lr": self.lr, "plateau": self.plateau,
-            "input": "zero-pad 28->32" if self.prep.pad else f"resize 28->{self.prep.resize}", "shift": self.prep.shift,
-            "build": dict(self.build), "change": self.change,
+            "model": self.model,
+            "group": self.group,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "plateau": self.plateau,
+            "input": "zero-pad 28->32" if self.prep.pad else f"resize 28->{self.prep.resize}",
+            "shift": self.prep.shift,
+            "build": dict(self.build),
+            "change": self.change,
         }
 
 
 def _ladder() -> list[EmnistCase]:
     """Each step is the previous case with one change, as write-up 004 tuned ResNet-50."""
-    steps = [EmnistCase("resnet50-b256", "resnet50-cls", "ladder", change="default: batch 256, Adam 1e-3, resize to 32x32")]
+    steps = [
+        EmnistCase("resnet50-b256", "resnet50-cls", "ladder", change="default: batch 256, Adam 1e-3, resize to 32x32")
+    ]
     changes = [
-        ("resnet50-b2048", "batch 2048", dict(batch_size=2048)),
-        ("resnet50-plateau", "initial lr 5e-4 + ReduceLROnPlateau", dict(lr=5e-4, plateau=True)),
-        ("resnet50-leaky", "LeakyReLU instead of ReLU", dict(build={"activation": "leaky"})),
-        ("resnet50-dropout", f"dropout {DROPOUT} before the classifier", dict(build={"activation": "leaky", "dropout": DROPOUT})),
-        ("resnet50-augment", f"augmentation: random shifts up to {AUGMENT_SHIFT} px", dict(prep=replace(RESIZE, shift=AUGMENT_SHIFT))),
-        ("resnet50-pad", "zero-padding 28->32 instead of resizing", dict(prep=replace(PAD, shift=AUGMENT_SHIFT))),
+        ("resnet50-b2048", "batch 2048", {"batch_size": 2048}),
+        ("resnet50-plateau", "initial lr 5e-4 + ReduceLROnPlateau", {"lr": 5e-4, "plateau": True}),
+        ("resnet50-leaky", "LeakyReLU instead of ReLU", {"build": {"activation": "leaky"}}),
+        (
+            "resnet50-dropout",
+            f"dropout {DROPOUT} before the classifier",
+            {"build": {"activation": "leaky", "dropout": DROPOUT}},
+        ),
+        (
+            "resnet50-augment",
+            f"augmentation: random shifts up to {AUGMENT_SHIFT} px",
+            {"prep": replace(RESIZE, shift=AUGMENT_SHIFT)},
+        ),
+        ("resnet50-pad", "zero-padding 28->32 instead of resizing", {"prep": replace(PAD, shift=AUGMENT_SHIFT)}),
     ]
     for case_id, change, diff in changes:
         steps.append(replace(steps[-1], id=case_id, change=change, **diff))
@@ -73,15 +90,23 @@ def _ladder() -> list[EmnistCase]:
 
 
 LENET = [
-    EmnistCase("lenet5-old", "lenet5-old", "lenet", prep=PAD, change="scaled tanh, trainable subsampling, partial C3, RBF output"),
+    EmnistCase(
+        "lenet5-old",
+        "lenet5-old",
+        "lenet",
+        prep=PAD,
+        change="scaled tanh, trainable subsampling, partial C3, RBF output",
+    ),
     EmnistCase("lenet5-new", "lenet5-new", "lenet", prep=PAD, change="ReLU, max-pool, linear + softmax"),
 ]
 LADDER = _ladder()
 # The candidates train with the ladder's recipe up to the plateau step (lr 5e-4, plateau, batch 256).
-CANDIDATES = [EmnistCase(name, name, "candidate", lr=5e-4, plateau=True, prep=PAD) for name in ("vgg16-bn", "mobilenet-v2", "shufflenet-v2")]
+CANDIDATES = [
+    EmnistCase(name, name, "candidate", lr=5e-4, plateau=True, prep=PAD)
+    for name in ("vgg16-bn", "mobilenet-v2", "shufflenet-v2")
+]
 # LeNet-5-new is the fourth candidate; its case above serves both tables.
 CANDIDATE_IDS = ["lenet5-new", *(c.id for c in CANDIDATES)]
-
 
 
 def writeup_results() -> dict[str, dict]:
@@ -104,10 +129,28 @@ class EmnistSettings:
 # floor 14x above chance (1/47) that an untrained network cannot reach. Replace both with
 # calibrated values (docs/thresholds.md) once runs exist.
 PROFILES = {
-    "smoke": EmnistSettings({"lenet": 2, "ladder": 1, "candidate": 1}, 18_800, TimingRounds(3, 0), {"test_acc": 0.3}, "floor (not calibrated: no EMNIST runs yet)"),
-    "full": EmnistSettings({"lenet": 50, "ladder": 50, "resnet50-augment": 80, "resnet50-pad": 80, "candidate": 50}, None, TimingRounds(10, 2), {"test_acc": 0.76}, "write-up 004's reported runs (not calibrated on ours)"),
+    "smoke": EmnistSettings(
+        {"lenet": 2, "ladder": 1, "candidate": 1},
+        18_800,
+        TimingRounds(3, 0),
+        {"test_acc": 0.3},
+        "floor (not calibrated: no EMNIST runs yet)",
+    ),
+    "full": EmnistSettings(
+        {"lenet": 50, "ladder": 50, "resnet50-augment": 80, "resnet50-pad": 80, "candidate": 50},
+        None,
+        TimingRounds(10, 2),
+        {"test_acc": 0.76},
+        "write-up 004's reported runs (not calibrated on ours)",
+    ),
     # Test-only (--emnist-tiny): the small IDX fixture stands in for the data.
-    "tiny": EmnistSettings({"lenet": 1, "ladder": 1, "candidate": 1}, None, TimingRounds(1, 0), {"test_acc": 0.0}, "none: pipeline test on a fixture"),
+    "tiny": EmnistSettings(
+        {"lenet": 1, "ladder": 1, "candidate": 1},
+        None,
+        TimingRounds(1, 0),
+        {"test_acc": 0.0},
+        "none: pipeline test on a fixture",
+    ),
 }
 
 
@@ -117,8 +160,6 @@ def cases() -> list[EmnistCase]:
 
 def epochs_for(case: EmnistCase, settings: EmnistSettings) -> int:
     return settings.epochs.get(case.id, settings.epochs[case.group])
-
-
 
 
 STUDY = Study(

@@ -1,4 +1,5 @@
 """Training side of study ``emnist``: data splits, the data case and the plan of a training case."""
+
 from __future__ import annotations
 
 from functools import partial
@@ -14,7 +15,6 @@ from harness.runtime import timed
 from harness.settings import Budget
 from harness.train import ClassificationTask, DeviceData
 from studies.emnist import DATA_ID, LATENCY_RUNS, NAME, NUM_CLASSES, PROFILES, EmnistCase, EmnistSettings, epochs_for
-
 
 
 def splits(ctx: RunContext, settings: EmnistSettings):
@@ -57,12 +57,24 @@ def run_data_case(ctx: RunContext, settings_name: str) -> ResultRecord:
     settings = PROFILES[settings_name]
     record = new_record(NAME, DATA_ID, {"dataset": "EMNIST Balanced"}, ctx, thresholds={}, budget=Budget(0, 0, 0.0))
     with recorded(record, ctx.results_dir):
-        (train_x, train_y), (valid_x, valid_y), (test_x, test_y), classes = splits(ctx, settings)
-        record.metrics.update(train_images=len(train_y), valid_images=len(valid_y), test_images=len(test_y), classes=len(classes))
+        (train_x, train_y), (_, valid_y), (_, test_y), classes = splits(ctx, settings)
+        record.metrics.update(
+            train_images=len(train_y), valid_images=len(valid_y), test_images=len(test_y), classes=len(classes)
+        )
         record.params["class_names"] = classes
-        record.params["class_counts"] = {split: torch.bincount(y, minlength=len(classes)).tolist() for split, y in (("train", train_y), ("valid", valid_y), ("test", test_y))}
-        first = torch.stack([(train_y == c).nonzero().flatten()[0] if (train_y == c).any() else torch.tensor(0) for c in range(len(classes))])
-        save_arrays(record, ctx.results_dir, "samples", "samples", images=train_x[first].numpy(), labels=train_y[first].numpy())
+        record.params["class_counts"] = {
+            split: torch.bincount(y, minlength=len(classes)).tolist()
+            for split, y in (("train", train_y), ("valid", valid_y), ("test", test_y))
+        }
+        first = torch.stack(
+            [
+                (train_y == c).nonzero().flatten()[0] if (train_y == c).any() else torch.tensor(0)
+                for c in range(len(classes))
+            ]
+        )
+        save_arrays(
+            record, ctx.results_dir, "samples", "samples", images=train_x[first].numpy(), labels=train_y[first].numpy()
+        )
         record.status = "passed"
     return record
 
@@ -84,7 +96,12 @@ def record_validation_and_latency(done: Finished) -> None:
 
 def load_splits(case: EmnistCase, ctx: RunContext, settings: EmnistSettings) -> Splits:
     (train_x, train_y), (valid_x, valid_y), (test_x, test_y), _ = splits(ctx, settings)
-    return Splits(*(DeviceData.create(x, y, ctx.device, prep=case.prep) for x, y in ((train_x, train_y), (valid_x, valid_y), (test_x, test_y))))
+    return Splits(
+        *(
+            DeviceData.create(x, y, ctx.device, prep=case.prep)
+            for x, y in ((train_x, train_y), (valid_x, valid_y), (test_x, test_y))
+        )
+    )
 
 
 def plan(case: EmnistCase, ctx: RunContext, settings_name: str | None = None) -> CasePlan:

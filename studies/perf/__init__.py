@@ -17,12 +17,13 @@ The perf cases do not go through ``harness.lifecycle.run_case``: they train no m
 budget and score none; they time three input pipelines against each other in one process.
 They share its record, judging and skip-if-done steps.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from studies import emnist, sbh
 from harness.settings import InputPrep
+from studies import emnist, sbh
 from studies.registry import Study
 
 NAME = "perf"
@@ -65,8 +66,12 @@ TARGETS = {
 # The DataLoader pipeline's warm-up and timed steps stay inside one epoch (_check_one_epoch):
 # 234 batches of 256 for all of MNIST, 72 for digits (0,1,2).
 PROFILES = {
-    "smoke": PerfSettings(steps={"lenet5-new": 220, "arch2-resnet18": 30}, warmup_steps=3, repeats=3, thresholds=TARGETS),
-    "full": PerfSettings(steps={"lenet5-new": 220, "arch2-resnet18": 65}, warmup_steps=5, repeats=3, thresholds=TARGETS),
+    "smoke": PerfSettings(
+        steps={"lenet5-new": 220, "arch2-resnet18": 30}, warmup_steps=3, repeats=3, thresholds=TARGETS
+    ),
+    "full": PerfSettings(
+        steps={"lenet5-new": 220, "arch2-resnet18": 65}, warmup_steps=5, repeats=3, thresholds=TARGETS
+    ),
 }
 
 
@@ -94,8 +99,6 @@ EPOCH_TARGET = {"speedup_over_writeup": 10.0}
 # GPUs the targets were set for; elsewhere the epoch time is recorded without a bar.
 TARGET_GPUS = ("H100", "H200")
 EPOCH_IMAGES, EPOCH_REPEATS = 94_000, 3
-
-
 
 
 STUDY = Study(

@@ -1,5 +1,8 @@
 """Measuring side of study ``perf``: the three training pipelines and the GPU epoch cases."""
+
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn as nn
@@ -16,8 +19,21 @@ from harness.records import ResultRecord
 from harness.runtime import seed_everything, timed
 from harness.settings import MNIST_MEAN, MNIST_STD, Budget, InputPrep
 from harness.train import ClassificationTask, DeviceData, adam, as_heads, autocast, prepare_model, train_one_epoch
-from studies.perf import BATCH, EPOCH_IMAGES, EPOCH_REPEATS, EPOCH_TARGET, NAME, PROFILES, TARGET_GPUS, WORKERS, EpochCase, PerfCase, PerfSettings
+from studies.perf import (
+    BATCH,
+    EPOCH_IMAGES,
+    EPOCH_REPEATS,
+    EPOCH_TARGET,
+    NAME,
+    PROFILES,
+    TARGET_GPUS,
+    WORKERS,
+    EpochCase,
+    PerfCase,
+    PerfSettings,
+)
 from studies.sbh.plan import SbhTask, select_digits
+
 
 def _task(case: PerfCase):
     return SbhTask if case.digits else ClassificationTask
@@ -39,7 +55,8 @@ def _check_one_epoch(case: PerfCase, n_images: int, steps: int, warmup: int) -> 
     # start-up stays out of the timing; past one epoch it would run dry.
     if (warmup + steps) * BATCH > n_images:
         raise BenchError(
-            f"perf {case.id}: {warmup} warm-up + {steps} timed steps of {BATCH} need {(warmup + steps) * BATCH} images, "
+            f"perf {case.id}: {warmup} warm-up + {steps} timed steps of {BATCH} need {(warmup + steps) * BATCH} "
+            "images, "
             f"the data has {n_images}; lower the profile's steps to at most {n_images // BATCH - warmup}"
         )
 
@@ -55,13 +72,17 @@ def harness_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) ->
 
     def epoch(n_steps: int) -> None:
         subset = DeviceData(data.images[: n_steps * BATCH], data.labels[: n_steps * BATCH], data.prep)
-        train_one_epoch(model, optimizer, subset, _task(case), batch_size=BATCH, generator=generator, device=ctx.device, epoch=1)
+        train_one_epoch(
+            model, optimizer, subset, _task(case), batch_size=BATCH, generator=generator, device=ctx.device, epoch=1
+        )
 
     epoch(warmup)
     return timed(ctx.device, lambda: epoch(steps))[1]
 
 
-def _plain_loop(model: nn.Module, optimizer: torch.optim.Optimizer, task, batches, device: torch.device, n_steps: int) -> None:
+def _plain_loop(
+    model: nn.Module, optimizer: torch.optim.Optimizer, task, batches, device: torch.device, n_steps: int
+) -> None:
     """The training step with nothing around it: no running loss or accuracy, no NaN check."""
     model.train()
     for _ in range(n_steps):
@@ -77,7 +98,9 @@ def minimal_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) ->
     data = _device_data(case, ctx)
     model, optimizer = _fresh(case, ctx)
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(ctx.seed)).to(ctx.device)
-    batches = (data.batch(order[i * BATCH : (i + 1) * BATCH], ctx.device, train=True) for i in range(len(data) // BATCH))
+    batches = (
+        data.batch(order[i * BATCH : (i + 1) * BATCH], ctx.device, train=True) for i in range(len(data) // BATCH)
+    )
     _plain_loop(model, optimizer, _task(case), batches, ctx.device, warmup)
     return timed(ctx.device, lambda: _plain_loop(model, optimizer, _task(case), batches, ctx.device, steps))[1]
 
@@ -88,11 +111,21 @@ def dataloader_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int)
     transforms = ([T.Pad(case.pad)] if case.pad else []) + [T.ToTensor(), T.Normalize((MNIST_MEAN,), (MNIST_STD,))]
     relabel = {d: i for i, d in enumerate(case.digits)} if case.digits else None
     dataset = torchvision.datasets.MNIST(
-        str(ensure_mnist(ctx.data_root)), train=True, transform=T.Compose(transforms), target_transform=relabel.__getitem__ if relabel else None
+        str(ensure_mnist(ctx.data_root)),
+        train=True,
+        transform=T.Compose(transforms),
+        target_transform=relabel.__getitem__ if relabel else None,
     )
     if case.digits:
         dataset = Subset(dataset, torch.isin(dataset.targets, torch.tensor(case.digits)).nonzero().flatten().tolist())
-    loader = DataLoader(dataset, batch_size=BATCH, shuffle=True, num_workers=WORKERS, drop_last=True, pin_memory=ctx.device.type == "cuda")
+    loader = DataLoader(
+        dataset,
+        batch_size=BATCH,
+        shuffle=True,
+        num_workers=WORKERS,
+        drop_last=True,
+        pin_memory=ctx.device.type == "cuda",
+    )
     model, optimizer = _fresh(case, ctx)
     on_device = ((x.to(ctx.device, non_blocking=True), y.to(ctx.device, non_blocking=True)) for x, y in loader)
     _plain_loop(model, optimizer, _task(case), on_device, ctx.device, warmup)  # worker start-up is not timed
@@ -116,7 +149,14 @@ def run_case(case: PerfCase, ctx: RunContext, *, settings: PerfSettings | None =
     settings = settings or PROFILES[ctx.profile]
     steps = settings.steps[case.id]
     budget = Budget(epochs=0, batch_size=BATCH, lr=1e-4)
-    record = new_record(NAME, case.id, {"model": case.model, **case.build, "steps": steps, "workers": WORKERS}, ctx, thresholds=settings.thresholds.get(case.id, {}), budget=budget)
+    record = new_record(
+        NAME,
+        case.id,
+        {"model": case.model, **case.build, "steps": steps, "workers": WORKERS},
+        ctx,
+        thresholds=settings.thresholds.get(case.id, {}),
+        budget=budget,
+    )
     with recorded(record, ctx.results_dir):
         _check_one_epoch(case, len(_images(ctx, case)[1]), steps, settings.warmup_steps)
         best = {name: float("inf") for name in PIPELINES}
@@ -154,7 +194,11 @@ def run_epoch_case(case: EpochCase, ctx: RunContext) -> ResultRecord:
     EMNIST itself has no offline source."""
     skip_if_done(ctx, NAME, case.id)
     budget = Budget(epochs=EPOCH_REPEATS, batch_size=BATCH, lr=1e-3)
-    params = {"model": case.model, "images": EPOCH_IMAGES, "input": "zero-pad 28->32" if case.prep.pad else f"resize 28->{case.prep.resize}"}
+    params = {
+        "model": case.model,
+        "images": EPOCH_IMAGES,
+        "input": "zero-pad 28->32" if case.prep.pad else f"resize 28->{case.prep.resize}",
+    }
     record = new_record(NAME, case.id, params, ctx, thresholds=epoch_thresholds(ctx.device), budget=budget)
     with recorded(record, ctx.results_dir):
         generator = seed_everything(ctx.seed)
@@ -165,10 +209,19 @@ def run_epoch_case(case: EpochCase, ctx: RunContext) -> ResultRecord:
         optimizer = adam(model, budget.lr, ctx.device)
 
         def epoch(number: int) -> None:
-            train_one_epoch(model, optimizer, data, ClassificationTask, batch_size=BATCH, generator=generator, device=ctx.device, epoch=number)
+            train_one_epoch(
+                model,
+                optimizer,
+                data,
+                ClassificationTask,
+                batch_size=BATCH,
+                generator=generator,
+                device=ctx.device,
+                epoch=number,
+            )
 
         epoch(0)
-        seconds = sorted(timed(ctx.device, lambda: epoch(n))[1] for n in range(1, EPOCH_REPEATS + 1))
+        seconds = sorted(timed(ctx.device, functools.partial(epoch, n))[1] for n in range(1, EPOCH_REPEATS + 1))
         record.model = model_stats(model, data.batch(torch.arange(1, device=ctx.device), ctx.device)[0])
         record.metrics.update(
             s_per_epoch=seconds[0],

@@ -9,6 +9,7 @@ class, and (A=c, B=a) decodes to none. Experiments: write-up 001's grid on (0,1,
 write-up 000's grid on five more combos, a train-size sweep and a learning-rate sweep, both
 on (6,8,9).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -45,11 +46,17 @@ class StructureInfo:
 # Registry names, in the write-up's order; models/sbh.py registers a builder for each
 # (tests/test_models.py checks that the built networks have these heads and backbones).
 STRUCTURES = {
-    "arch1": StructureInfo("(1)", False, True, ("abc",), "two backbones on the same image, features concatenated, one 3-class head"),
+    "arch1": StructureInfo(
+        "(1)", False, True, ("abc",), "two backbones on the same image, features concatenated, one 3-class head"
+    ),
     "arch2": StructureInfo("(2)", True, True, ("abc",), "one backbone, one 3-class head"),
     "arch3": StructureInfo("(3)", True, False, ("a", "b"), "one backbone, binary heads A and B"),
-    "arch4-1": StructureInfo("(4)-1", False, False, ("a", "b"), "two backbones, features concatenated into one shared MLP, outputs A and B"),
-    "arch4-2": StructureInfo("(4)-2", False, False, ("a", "b"), "two independent models: backbone A -> head A, backbone B -> head B"),
+    "arch4-1": StructureInfo(
+        "(4)-1", False, False, ("a", "b"), "two backbones, features concatenated into one shared MLP, outputs A and B"
+    ),
+    "arch4-2": StructureInfo(
+        "(4)-2", False, False, ("a", "b"), "two independent models: backbone A -> head A, backbone B -> head B"
+    ),
 }
 BACKBONES = ("resnet18", "resnet34", "resnet50")
 
@@ -175,9 +182,16 @@ def grid(digits: tuple[int, int, int], **overrides) -> list[SbhCase]:
 EXPERIMENTS = (
     Experiment("writeup001", "sbh_writeup001", "write-up 001's grid on digits (0, 1, 2)"),
     Experiment("combos", "sbh_combos", "write-up 000: the same grid on five more digit combinations, plus (0, 1, 2)"),
-    Experiment("size", "sbh_size", f"write-up 000: train-size sweep on {SWEEP_DIGITS}, sizes {', '.join(map(str, TRAIN_SIZES))}"),
     Experiment(
-        "lr", "sbh_lr", f"write-up 000: learning-rate sweep on {SWEEP_DIGITS} with {LR_SWEEP_TRAIN_SIZE} images, rates {', '.join(map(lr_tag, LEARNING_RATES))}"
+        "size",
+        "sbh_size",
+        f"write-up 000: train-size sweep on {SWEEP_DIGITS}, sizes {', '.join(map(str, TRAIN_SIZES))}",
+    ),
+    Experiment(
+        "lr",
+        "sbh_lr",
+        f"write-up 000: learning-rate sweep on {SWEEP_DIGITS} with {LR_SWEEP_TRAIN_SIZE} images, rates "
+        f"{', '.join(map(lr_tag, LEARNING_RATES))}",
     ),
     Experiment("custom", "sbh_custom", "digit combinations given with --digits", options="--digits A,B,C"),
 )
@@ -191,7 +205,11 @@ def experiment_cases(experiment: str) -> list[SbhCase]:
     if experiment == "size":
         return [case for size in TRAIN_SIZES for case in grid(SWEEP_DIGITS, train_size=size, experiment="size")]
     if experiment == "lr":
-        return [case for lr in LEARNING_RATES for case in grid(SWEEP_DIGITS, train_size=LR_SWEEP_TRAIN_SIZE, lr=lr, experiment="lr")]
+        return [
+            case
+            for lr in LEARNING_RATES
+            for case in grid(SWEEP_DIGITS, train_size=LR_SWEEP_TRAIN_SIZE, lr=lr, experiment="lr")
+        ]
     raise ValueError(f"unknown sbh experiment {experiment!r}; choose from {', '.join(e.key for e in EXPERIMENTS)}")
 
 

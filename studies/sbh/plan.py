@@ -1,4 +1,5 @@
 """Training side of study ``sbh``: labels of the heads, loss, metrics, data, and the plan of a case."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -13,11 +14,12 @@ from harness.mnist import mnist_splits
 from harness.train import DeviceData
 from studies.sbh import NAME, PROFILES, SbhCase, SbhSettings
 
-
 # --- labels, loss and metrics -------------------------------------------------------------
 
 
-def select_digits(images: torch.Tensor, labels: torch.Tensor, digits: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+def select_digits(
+    images: torch.Tensor, labels: torch.Tensor, digits: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Keep the images of ``digits``; relabel them 0, 1, 2 in the order given."""
     lookup = torch.full((10,), -1, dtype=torch.long)
     lookup[list(digits)] = torch.arange(len(digits))
@@ -32,7 +34,7 @@ def balanced_subset(labels: torch.Tensor, size: int, seed: int) -> torch.Tensor:
     classes = labels.unique().tolist()
     per_class = [size // len(classes) + (i < size % len(classes)) for i in range(len(classes))]
     picks = []
-    for cls, n in zip(classes, per_class):
+    for cls, n in zip(classes, per_class, strict=True):
         members = (labels == cls).nonzero().flatten()
         if n > len(members):
             raise ValueError(f"train size {size} needs {n} images of class {cls}, only {len(members)} exist")
@@ -69,7 +71,9 @@ def metrics(outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> dict[str,
     """Both of write-up 001's accuracies, per-head accuracies and the test loss."""
     targets = head_targets(labels)
     result = {"acc_all_heads": (decode(outputs) == labels).double().mean().item()}
-    head_acc = {head: (logits.argmax(dim=1) == targets[head]).double().mean().item() for head, logits in outputs.items()}
+    head_acc = {
+        head: (logits.argmax(dim=1) == targets[head]).double().mean().item() for head, logits in outputs.items()
+    }
     for head, acc in head_acc.items():
         result[f"acc_head_{head}"] = acc
     result["acc_mean_heads"] = sum(head_acc.values()) / len(head_acc)

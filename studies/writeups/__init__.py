@@ -2,6 +2,7 @@
 
 Read with the standard library so that the reporter needs no training stack to show them.
 """
+
 from __future__ import annotations
 
 import csv
