@@ -7,7 +7,7 @@ training cases wrote, so it runs last and skips when they are absent.
 import pytest
 
 from harness.errors import BenchError
-from harness.lifecycle import check_passed, run_case
+from harness.lifecycle import check_passed, require_profile, run_case
 from studies import blocks
 from studies.blocks.plan import best_block, plan, run_heatmaps
 
@@ -16,10 +16,12 @@ pytestmark = pytest.mark.blocks
 
 @pytest.mark.parametrize("blocks_case", blocks.cases(), ids=lambda case: case.id)
 def test_blocks(blocks_case, case_context, benchmark):
+    require_profile(blocks.PROFILES, case_context, blocks.NAME)
     check_passed(run_case(plan(blocks_case, case_context), case_context, benchmark))
 
 
 def test_blocks_heatmaps(case_context):
+    require_profile(blocks.PROFILES, case_context, blocks.NAME)
     try:
         best_block(case_context)
     except BenchError as exc:

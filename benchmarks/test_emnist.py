@@ -5,7 +5,7 @@ get them; ``--emnist-tiny`` (test-only) runs the pipeline on a small fixture ins
 
 import pytest
 
-from harness.lifecycle import check_passed, run_case
+from harness.lifecycle import check_passed, require_profile, run_case
 from studies import emnist
 from studies.emnist.plan import plan, run_data_case
 
@@ -13,7 +13,10 @@ pytestmark = pytest.mark.emnist
 
 
 def _settings_name(config: pytest.Config, ctx) -> str:
-    return "tiny" if config.getoption("emnist_tiny") else ctx.profile
+    if config.getoption("emnist_tiny"):
+        return "tiny"
+    require_profile(emnist.PROFILES, ctx, emnist.NAME)
+    return ctx.profile
 
 
 def test_emnist_data(case_context, request):

@@ -9,7 +9,7 @@ skews the ratios, so they run only when asked for alone: ``pytest benchmarks -m 
 
 import pytest
 
-from harness.lifecycle import check_passed
+from harness.lifecycle import check_passed, require_profile
 from studies import perf
 from studies.perf.plan import run_case, run_epoch_case
 
@@ -18,6 +18,7 @@ pytestmark = pytest.mark.perf
 
 @pytest.mark.parametrize("perf_case", perf.CASES, ids=lambda case: case.id)
 def test_perf(perf_case, run_context):
+    require_profile(perf.PROFILES, run_context, perf.NAME)
     record = run_case(perf_case, run_context)
     m = record.metrics
     if m:

@@ -8,7 +8,7 @@ accuracy threshold.
 
 import pytest
 
-from harness.lifecycle import check_passed, run_case
+from harness.lifecycle import check_passed, require_profile, run_case
 from studies import sbh
 from studies.sbh.plan import plan
 
@@ -26,4 +26,5 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_sbh(sbh_case, case_context, benchmark):
+    require_profile(sbh.PROFILES, case_context, sbh.NAME)
     check_passed(run_case(plan(sbh_case, case_context), case_context, benchmark))

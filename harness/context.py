@@ -11,7 +11,9 @@ from pathlib import Path
 
 import torch
 
-PROFILE_CHOICES = ("auto", "smoke", "full")
+# ``writeup``: the write-up author's own protocol, where a study defines one (blocks today);
+# studies without it skip their cases with the reason.
+PROFILE_CHOICES = ("auto", "smoke", "full", "writeup")
 
 
 def resolve_profile(name: str, device: torch.device) -> str:

@@ -78,6 +78,12 @@ class CasePlan:
     finish: Callable[[Finished], None] | None = None  # study-specific extras (weights, latency)
 
 
+def require_profile(profiles, ctx: RunContext, study: str) -> None:
+    """Skip, with the reason, a case whose study does not define the session's profile."""
+    if ctx.profile not in profiles:
+        pytest.skip(f"{study} has no {ctx.profile!r} profile; its profiles: {', '.join(profiles)}")
+
+
 def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
     """Build, train, measure and record one case; the record is on disk whatever happens."""
     skip_if_done(ctx, plan.study, plan.case_id)

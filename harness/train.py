@@ -53,6 +53,17 @@ class ClassificationTask:
         return (outputs["logits"].argmax(dim=1) == labels).sum()
 
 
+class SoftmaxCrossEntropyTask(ClassificationTask):
+    """Cross-entropy applied to softmax probabilities instead of logits, as the write-ups' authors
+    trained (their networks end in ``Softmax`` and feed ``CrossEntropyLoss``). The loss then
+    cannot fall below log(K - 1 + e) - 1 (about 1.461 for 10 classes) and its gradients shrink
+    as a prediction grows confident."""
+
+    @staticmethod
+    def loss(outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(outputs["logits"].float().softmax(dim=1), labels)
+
+
 def _random_shift(x: torch.Tensor, limit: int) -> torch.Tensor:
     """Translate each image by its own (dx, dy) in [-limit, limit], zero fill: one gather, no loop."""
     n, _, h, w = x.shape

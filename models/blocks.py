@@ -1,9 +1,16 @@
-"""Small 10-class MNIST networks, each built around one block of YOLOv5's ``common.py``
-(study ``blocks``, write-up 003), plus the plain reference CNN used for the heatmap comparison.
+"""The small MNIST networks of write-up 003 (study ``blocks``), as its author built them, plus
+"exp3", the CNN the write-up's heatmaps compare against.
 
-Input is 32x32 (MNIST's 28x28 zero-padded by 2 on each side; see ``studies/blocks/__init__.py``).
-"At most 5 conv layers" is read as: at most five convolutions on any path from input to
-logits; ``CONV_DEPTH`` on each network states its count and a unit test checks it.
+Layer for layer the author's ``common.py`` (YOLOv5-style blocks at base width 8) and the
+course's ``exp3_integrated_gradients.py``, with the parameter counts of
+``seeds/reference/003/README.md`` (tests/test_blocks_models.py asserts each). Input is
+1x28x28: the write-up's "32x32" is an error in its text, the logged batches are 28x28.
+The author's networks end in ``Softmax``; here they return logits, and where the author's
+loss applied cross-entropy to those probabilities, the study's task does the same
+(``studies/blocks/plan.py``, ``softmax_before_loss``).
+
+``conv_depth`` states the convolutions on the longest path from input to logits (a test
+counts them). The write-up says "at most 5 conv layers"; the author's CSP network has 10.
 File order: blocks, then networks, then registered builders.
 """
 
@@ -18,11 +25,11 @@ from models._registry import register_model
 
 
 class Conv(nn.Module):
-    """Conv2d + BatchNorm + SiLU, YOLOv5's basic layer ("same" padding for odd kernels)."""
+    """Conv2d (no bias) + BatchNorm + SiLU, YOLOv5's basic layer, padding k // 2."""
 
-    def __init__(self, c_in: int, c_out: int, k: int = 1, s: int = 1) -> None:
+    def __init__(self, c_in: int, c_out: int, k: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(c_in, c_out, k, s, k // 2, bias=False)
+        self.conv = nn.Conv2d(c_in, c_out, k, 1, k // 2, bias=False)
         self.bn = nn.BatchNorm2d(c_out)
         self.act = nn.SiLU(inplace=True)
 
@@ -30,27 +37,22 @@ class Conv(nn.Module):
         return self.act(self.bn(self.conv(x)))
 
 
-class VGGBlock(nn.Module):
-    """[3x3 conv -> BN -> ReLU] x 2, then 2x2 max-pool."""
-
-    def __init__(self, c_in: int, c_out: int) -> None:
-        super().__init__()
-        layers = []
-        for c in (c_in, c_out):
-            layers += [nn.Conv2d(c, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
-        self.body = nn.Sequential(*layers, nn.MaxPool2d(2))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+def vgg_block(c_in: int, c_out: int) -> nn.Sequential:
+    """[3x3 conv (no bias) -> BN -> ReLU] x 2, then 2x2 max-pool."""
+    layers: list[nn.Module] = []
+    for c in (c_in, c_out):
+        layers += [nn.Conv2d(c, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers, nn.MaxPool2d(2))
 
 
 class Bottleneck(nn.Module):
-    """1x1 conv then 3x3 conv; residual add when input and output widths match."""
+    """The author's bottleneck: 3x3 Conv to ``c_out * expansion``, 3x3 Conv to ``c_out`` (YOLOv5's
+    first conv is 1x1; the author made it 3x3); residual add only when widths match."""
 
     def __init__(self, c_in: int, c_out: int, shortcut: bool = True, expansion: float = 0.5) -> None:
         super().__init__()
         hidden = int(c_out * expansion)
-        self.cv1 = Conv(c_in, hidden, 1)
+        self.cv1 = Conv(c_in, hidden, 3)
         self.cv2 = Conv(hidden, c_out, 3)
         self.add = shortcut and c_in == c_out
 
@@ -59,23 +61,28 @@ class Bottleneck(nn.Module):
         return x + y if self.add else y
 
 
-class C3(nn.Module):
-    """CSP bottleneck: two 1x1 branches, bottlenecks on one, concatenate, 1x1 fuse."""
+class BottleneckCSP(nn.Module):
+    """YOLOv5's BottleneckCSP (not C3): cv1 (Conv 1x1) -> bottleneck(s) -> cv3 (plain 1x1) on one
+    branch, cv2 (plain 1x1) on the other; concatenate, BN, SiLU, then cv4 (Conv 1x1)."""
 
-    def __init__(self, c_in: int, c_out: int, n: int = 1, expansion: float = 0.5) -> None:
+    def __init__(self, c_in: int, c_out: int, n: int = 1) -> None:
         super().__init__()
-        hidden = int(c_out * expansion)
+        hidden = c_out // 2
         self.cv1 = Conv(c_in, hidden, 1)
-        self.cv2 = Conv(c_in, hidden, 1)
+        self.cv2 = nn.Conv2d(c_in, hidden, 1, bias=False)
+        self.cv3 = nn.Conv2d(hidden, hidden, 1, bias=False)
+        self.cv4 = Conv(2 * hidden, c_out, 1)
+        self.bn = nn.BatchNorm2d(2 * hidden)
+        self.act = nn.SiLU(inplace=True)
         self.m = nn.Sequential(*(Bottleneck(hidden, hidden, expansion=1.0) for _ in range(n)))
-        self.cv3 = Conv(2 * hidden, c_out, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.cv3(torch.cat([self.m(self.cv1(x)), self.cv2(x)], dim=1))
+        y1 = self.cv3(self.m(self.cv1(x)))
+        return self.cv4(self.act(self.bn(torch.cat([y1, self.cv2(x)], dim=1))))
 
 
 class SPPF(nn.Module):
-    """1x1 reduce, three chained 5x5 max-pools, concatenate the four maps, 1x1 fuse."""
+    """1x1 reduce to half, three chained 5x5 stride-1 max-pools, concatenate the four maps, 1x1 fuse."""
 
     def __init__(self, c_in: int, c_out: int, k: int = 5) -> None:
         super().__init__()
@@ -92,7 +99,7 @@ class SPPF(nn.Module):
 
 
 class TransformerLayer(nn.Module):
-    """Multi-head self-attention and an MLP, each with a residual (YOLOv5 has no LayerNorm here)."""
+    """q, k, v projections -> multi-head attention + residual; two linears + residual (no LayerNorm, as YOLOv5)."""
 
     def __init__(self, c: int, num_heads: int) -> None:
         super().__init__()
@@ -106,90 +113,100 @@ class TransformerLayer(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Feature map -> tokens (one per position) + learned position embedding -> N layers -> map."""
+    """YOLOv5's TransformerBlock: a 1x1 Conv to ``c_out`` when widths differ, one token per position,
+    position term = tokens + Linear(tokens), ``num_layers`` layers, back to a map."""
 
-    def __init__(self, c: int, num_heads: int, num_layers: int, tokens: int) -> None:
+    def __init__(self, c_in: int, c_out: int, num_heads: int, num_layers: int) -> None:
         super().__init__()
-        self.position = nn.Parameter(torch.zeros(1, tokens, c))
-        nn.init.trunc_normal_(self.position, std=0.02)
-        self.layers = nn.Sequential(*(TransformerLayer(c, num_heads) for _ in range(num_layers)))
+        self.conv = Conv(c_in, c_out) if c_in != c_out else None
+        self.position = nn.Linear(c_out, c_out)
+        self.layers = nn.Sequential(*(TransformerLayer(c_out, num_heads) for _ in range(num_layers)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.conv is not None:
+            x = self.conv(x)
         b, c, h, w = x.shape
-        tokens = x.flatten(2).transpose(1, 2) + self.position
-        return self.layers(tokens).transpose(1, 2).reshape(b, c, h, w)
+        tokens = x.flatten(2).transpose(1, 2)
+        return self.layers(tokens + self.position(tokens)).transpose(1, 2).reshape(b, c, h, w)
 
 
 # --- networks -----------------------------------------------------------------------------
 
-FINAL_SIDE = 8  # every network below reduces 32x32 to 8x8
-
 
 class BlockNet(nn.Module):
-    """features (the block under study and its stem) -> flatten -> linear classifier.
+    """features -> flatten -> one linear classifier (the author's networks have no global pooling)."""
 
-    Every network ends in a ``width`` x 8 x 8 map; flattening it (rather than global pooling)
-    keeps where a stroke is, which small MNIST networks learn from fastest.
-    """
-
-    def __init__(self, features: nn.Sequential, width: int, conv_depth: int, num_classes: int = 10) -> None:
+    def __init__(self, features: nn.Sequential, flat_features: int, conv_depth: int, num_classes: int = 10) -> None:
         super().__init__()
         self.features = features
-        self.classifier = nn.Linear(width * FINAL_SIDE * FINAL_SIDE, num_classes)
+        self.classifier = nn.Linear(flat_features, num_classes)
         self.conv_depth = conv_depth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).flatten(1))
 
 
-def _stem(c_out: int = 32) -> Conv:
-    return Conv(1, c_out, 3, 2)  # 32x32 -> 16x16
+class Exp3(nn.Module):
+    """The course's exp3 CNN: 5x5 Conv+BN+SiLU, pool, 5x5 Conv+BN+SiLU, pool, 2x2 Conv+BN+SiLU
+    (padding 1: 7x7 -> 8x8), flatten 640 -> Linear(50) -> ReLU -> Linear(10)."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+
+        def conv(c_in: int, c_out: int, k: int, pad: int) -> list[nn.Module]:
+            return [nn.Conv2d(c_in, c_out, k, padding=pad, bias=False), nn.BatchNorm2d(c_out), nn.SiLU(inplace=True)]
+
+        self.features = nn.Sequential(
+            *conv(1, 10, 5, 2), nn.MaxPool2d(2), *conv(10, 20, 5, 2), nn.MaxPool2d(2), *conv(20, 10, 2, 1)
+        )
+        self.classifier = nn.Sequential(nn.Linear(640, 50), nn.ReLU(inplace=True), nn.Linear(50, num_classes))
+        self.conv_depth = 3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).flatten(1))
 
 
-# --- builders -----------------------------------------------------------------------------
+# --- builders (write-up 003's columns; 28x28 input) ---------------------------------------
 
 
 @register_model("vgg", family="blocks")
 def vgg_net() -> BlockNet:
-    """Two VGG blocks: 32x32 -> 16x16 -> 8x8 (4 convs)."""
-    return BlockNet(nn.Sequential(VGGBlock(1, 32), VGGBlock(32, 64)), 64, conv_depth=4)
+    """Two VGG blocks (1->8, 8->16), 28 -> 14 -> 7, flatten 784 -> Linear: 12,050 params, 4 convs."""
+    return BlockNet(nn.Sequential(vgg_block(1, 8), vgg_block(8, 16)), 16 * 7 * 7, conv_depth=4)
 
 
 @register_model("bottleneck", family="blocks")
 def bottleneck_net() -> BlockNet:
-    """Stem, a residual bottleneck, a strided conv (4 convs)."""
-    return BlockNet(nn.Sequential(_stem(32), Bottleneck(32, 32), Conv(32, 64, 3, 2)), 64, conv_depth=4)
+    """Bottleneck(1->8), Bottleneck(8->16) (3x3 + 3x3 each, no residual: widths differ), 2x2
+    average pool, flatten 3,136 -> Linear: 33,494 params, 4 convs."""
+    features = nn.Sequential(Bottleneck(1, 8), Bottleneck(8, 16), nn.AvgPool2d(2))
+    return BlockNet(features, 16 * 14 * 14, conv_depth=4)
 
 
 @register_model("csp", family="blocks")
 def csp_net() -> BlockNet:
-    """Stem then one C3 with one bottleneck (longest path: stem, cv1, 2 bottleneck convs, cv3 = 5)."""
-    return BlockNet(nn.Sequential(_stem(32), nn.MaxPool2d(2), C3(32, 64, n=1)), 64, conv_depth=5)
+    """BottleneckCSP(1->8), BottleneckCSP(8->16), 2x2 max-pool, flatten 3,136 -> Linear:
+    33,514 params; longest path cv1, 2 bottleneck convs, cv3, cv4 per block = 10 convs."""
+    features = nn.Sequential(BottleneckCSP(1, 8), BottleneckCSP(8, 16), nn.MaxPool2d(2))
+    return BlockNet(features, 16 * 14 * 14, conv_depth=10)
 
 
 @register_model("sppf", family="blocks")
 def sppf_net() -> BlockNet:
-    """Stem, a strided conv, SPPF (4 convs)."""
-    return BlockNet(nn.Sequential(_stem(32), Conv(32, 64, 3, 2), SPPF(64, 64)), 64, conv_depth=4)
+    """1x1 Conv(1->8), SPPF(8->16), SPPF(16->32), 2x2 max-pool, flatten 6,272 -> Linear: 64,314
+    params; every conv is 1x1 (5 on the longest path)."""
+    features = nn.Sequential(Conv(1, 8, 1), SPPF(8, 16), SPPF(16, 32), nn.MaxPool2d(2))
+    return BlockNet(features, 32 * 14 * 14, conv_depth=5)
 
 
 @register_model("transformer", family="blocks")
 def transformer_net() -> BlockNet:
-    """Two strided convs to an 8x8 map (64 tokens of width 64), then 2 transformer layers (2 convs)."""
-    return BlockNet(
-        nn.Sequential(_stem(32), Conv(32, 64, 3, 2), TransformerBlock(64, 4, 2, tokens=64)), 64, conv_depth=2
-    )
+    """TransformerBlock(1->8, 1 head, 2 layers) over 784 tokens of width 8, flatten 6,272 -> Linear:
+    64,042 params (the author's unused second Linear(6272, 10) is left out); 1 conv."""
+    return BlockNet(nn.Sequential(TransformerBlock(1, 8, num_heads=1, num_layers=2)), 8 * 28 * 28, conv_depth=1)
 
 
-@register_model("reference-cnn", family="reference")
-def reference_cnn() -> BlockNet:
-    """Plain CNN for the heatmap comparison: conv-ReLU-pool twice, no block (2 convs)."""
-    features = nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(2),
-    )
-    return BlockNet(features, 64, conv_depth=2)
+@register_model("exp3", family="reference")
+def exp3_net() -> Exp3:
+    """The course's exp3 CNN, the other side of write-up 003's heatmaps: 38,690 params, 3 convs."""
+    return Exp3()

@@ -1,4 +1,10 @@
-"""Tables, figures and computed statements for the ``blocks`` document (write-up 003's layout)."""
+"""Tables, figures and computed statements for the ``blocks`` document (write-up 003's layout).
+
+Every comparison with write-up 003 names the budget of both sides; a number is compared
+("agree" / "differs") only when our records ran the author's protocol (profile ``writeup``),
+otherwise it is "not comparable (different budget)". Which network is better is said only
+when the difference exceeds the spread of our seeds; with one seed it is "one seed, untested".
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,13 @@ import numpy as np
 import pandas as pd
 
 from reports import stats
-from reports.figures import grouped_bars, heatmap_grid, pareto
+from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
 from reports.load import find_artifact, measured
 from studies import blocks
 
 FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
+# Accuracies within this of the write-up's count as reproduced (the target of the fidelity work).
+AGREE_WITHIN = 0.01
 
 
 def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -22,47 +30,85 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     df["acc"], df["loss"] = df.get("train_acc"), df.get("train_loss")
     df["measured"] = measured(df)
     order = {name: i for i, name in enumerate([*blocks.NETWORKS, blocks.REFERENCE])}
-    return df.sort_values("network", key=lambda s: s.map(order)).set_index("network", drop=False)
+    return df.sort_values(["network", "seed"], key=lambda s: s.map(order) if s.name == "network" else s)
 
 
 def over_seeds(df: pd.DataFrame) -> pd.DataFrame:
     """One row per network: numeric columns averaged over measured seeds, the worst status kept,
-    and ``test_acc_ci`` (95 % half-width, NaN with one seed)."""
-    if df.index.is_unique:
-        return df.assign(test_acc_ci=np.nan, seeds=1)
+    ``test_acc_ci`` (95 % half-width, NaN with one seed), the seeds' lowest and highest test accuracy."""
     rank = {"passed": 0, "failed": 1, "diverged": 2, "oom": 3, "error": 4}
     rows = []
-    for _, group in df.groupby(level=0, sort=False):
-        measured = group[group["measured"]]
+    for network, group in df.groupby("network", sort=False):
+        ok = group[group["measured"]]
         row = group.iloc[0].copy()
-        numeric = measured.select_dtypes("number").mean()
+        numeric = ok.select_dtypes("number").mean()
         row[numeric.index] = numeric
         row["status"] = max(group["status"], key=lambda s: rank.get(s, 5))
-        row["measured"] = bool(len(measured))
-        row["test_acc_ci"] = stats.ci_halfwidth(measured["test_acc"]) if "test_acc" in measured else np.nan
-        row["seeds"] = len(measured)
+        row["measured"] = bool(len(ok))
+        row["test_acc_ci"] = stats.ci_halfwidth(ok["test_acc"]) if len(ok) else np.nan
+        row["test_acc_min"] = ok["test_acc"].min() if len(ok) else np.nan
+        row["test_acc_max"] = ok["test_acc"].max() if len(ok) else np.nan
+        row["seeds"] = len(ok)
+        row.name = network
         rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.index.name = "network"
+    return out
 
 
-def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
-    measured = df[df["measured"]]
-    if len(measured) < 2:
-        return None
-    points = measured[["network", "test_acc", "inference_s"]].reset_index(drop=True)
-    front = stats.pareto_front(points, "test_acc", "inference_s")
-    path = pareto(
-        points,
-        figures_dir / "blocks_pareto.png",
-        x="inference_s",
-        y="test_acc",
-        label="network",
-        front=front,
-        title="test accuracy vs inference time (10,000 test images)",
-        xlabel="inference time (s, log scale)",
-        ylabel="test accuracy",
-    )
-    return {"png": f"{link_prefix}/{path.name}", "front": points[front].sort_values("inference_s")}
+def budget(per_seed: pd.DataFrame) -> dict:
+    """What every number of the document was trained with, read from the records."""
+
+    def values(column: str) -> list:
+        return sorted(set(per_seed[column].dropna())) if column in per_seed else []
+
+    return {
+        "profiles": values("profile"),
+        "epochs": [int(v) for v in values("budget.epochs")],
+        "train_images": [int(v) for v in values("budget.train_images")],
+        "lr": values("budget.lr"),
+        "loss": values("params.loss") or ["cross-entropy on logits"],
+        "seeds": sorted({int(s) for s in per_seed["seed"]}),
+        "batches": {n: int(b) for n, b in per_seed.groupby("network")["budget.batch_size"].first().items()},
+        "devices": values("environment.gpu") or values("environment.cpu"),
+        "present": int(per_seed["network"].nunique()),
+        "expected": len(blocks.cases()),
+    }
+
+
+def writeup_protocol(per_seed: pd.DataFrame) -> bool:
+    """Whether these records ran the author's protocol, so that their numbers compare with the write-up's."""
+    return set(per_seed["profile"]) == {"writeup"}
+
+
+def comparison_table(df: pd.DataFrame, comparable: bool, budget_words: str) -> pd.DataFrame:
+    """Per network: write-up 003's test accuracy, ours (mean, 95 % CI with several seeds), the
+    difference, and a verdict."""
+    rows = []
+    writeup = blocks.writeup_results()
+    for network in blocks.NETWORKS:
+        theirs = writeup[network]["test_acc"]
+        row = {"network": network, "write-up test_acc": f"{theirs:.4f}"}
+        ours = df.loc[network] if network in df.index and df.loc[network, "measured"] else None
+        if ours is None:
+            rows.append({**row, "ours": "not run", "difference": "—", "verdict": "not measured"})
+            continue
+        n = int(ours["seeds"])
+        shown = (
+            f"{ours['test_acc']:.4f}"
+            + (f" ± {ours['test_acc_ci']:.4f}" if n > 1 else "")
+            + f" ({n} seed{'s' * (n > 1)})"
+        )
+        diff = ours["test_acc"] - theirs
+        if not comparable:
+            verdict = f"not comparable (different budget: {budget_words})"
+        elif abs(diff) <= AGREE_WITHIN:
+            verdict = f"agree (within {AGREE_WITHIN})"
+        else:
+            span = f"our seeds {ours['test_acc_min']:.4f} to {ours['test_acc_max']:.4f}" if n > 1 else "one seed"
+            verdict = f"differs by {diff:+.4f} ({span})"
+        rows.append({**row, "ours": shown, "difference": f"{diff:+.4f}", "verdict": verdict})
+    return pd.DataFrame(rows).set_index("network")
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -76,56 +122,121 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         for column in FOUR_COLUMNS:
             row[column] = ours[column] if ours is not None else np.nan
             row[f"write-up {column}"] = theirs[column]
-        if "test_acc_ci" in df and df["test_acc_ci"].notna().any():
-            row["test_acc ± (95 % CI)"] = ours["test_acc_ci"] if ours is not None else np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("block")
 
 
-def resource_table(df: pd.DataFrame) -> pd.DataFrame:
-    measured = df[df["measured"]]
+def epoch_curves(per_seed: pd.DataFrame, records: dict, figures_dir: Path, link_prefix: str) -> dict | None:
+    """Our test accuracy after each epoch (mean over seeds) beside the author's logged runs."""
+    ours: dict[str, dict[int, list[float]]] = {}
+    for _, row in per_seed[per_seed["measured"]].iterrows():
+        record = records.get((row["study"], row["case_id"], row["seed"]))
+        for point in record.curves if record else []:
+            ours.setdefault(row["network"], {}).setdefault(int(point["epoch"]), []).append(point["eval_acc"])
+    if not ours or max(len(v) for v in ours.values()) < 2:
+        return None  # one epoch is a point, not a curve
+    theirs = blocks.writeup_curves()
+    most = int(per_seed[per_seed["measured"]].groupby("network")["seed"].nunique().max())
+    seeds = f"mean over {most} seeds" if most > 1 else "one seed"
     table = pd.DataFrame(
         {
-            "params": measured["model.params"].astype(int),
-            "MFLOPs / image": measured["model.flops_per_image"] / 1e6,
-            "peak train memory (MiB)": measured["model.peak_memory_bytes"] / 2**20,
-            "batch": measured["budget.batch_size"].astype(int),
-            "train s": measured["train_s"],
-            "s / epoch": measured["s_per_epoch"],
-            "inference s (10k test)": measured["inference_s"],
-            "images / s": measured["inference_images_per_s"],
-            "conv depth": measured["model.conv_depth"].astype(int),
+            **{f"{n} (ours)": {e: float(np.mean(v)) for e, v in epochs.items()} for n, epochs in ours.items()},
+            **{f"{n} (write-up)": curve for n, curve in theirs.items() if n in ours},
+        }
+    ).sort_index()
+    table.index.name = "epoch"
+    path = curves_against(
+        table,
+        figures_dir / "blocks_epoch_curves.png",
+        title=f"test accuracy after each epoch: ours (solid, {seeds}) vs write-up 003's runs (dashed)",
+        xlabel="epoch",
+        ylabel="test accuracy",
+    )
+    return {
+        "png": f"{link_prefix}/{path.name}",
+        "csv": f"{link_prefix}/{path.with_suffix('.csv').name}",
+        "table": table,
+    }
+
+
+def resource_table(df: pd.DataFrame) -> pd.DataFrame:
+    ok = df[df["measured"]]
+    table = pd.DataFrame(
+        {
+            "params": ok["model.params"].astype(int),
+            "MFLOPs / image": ok["model.flops_per_image"] / 1e6,
+            "peak train memory (MiB)": ok["model.peak_memory_bytes"] / 2**20,
+            "batch": ok["budget.batch_size"].astype(int),
+            "train s": ok["train_s"],
+            "s / epoch": ok["s_per_epoch"],
+            "inference s (10k test)": ok["inference_s"],
+            "images / s": ok["inference_images_per_s"],
+            "conv depth": ok["model.conv_depth"].astype(int),
         }
     )
     table.index.name = "network"
     return table
 
 
-def conclusions(df: pd.DataFrame) -> list[str]:
-    measured = df[df["measured"] & (df["network"] != blocks.REFERENCE)]
-    if measured.empty:
+def resources_reading(df: pd.DataFrame, devices: list[str]) -> list[str]:
+    """What our measurements say about write-up 003's remark that the transformer used the most
+    GPU memory and time, on the device they come from."""
+    ok = df[df["measured"] & (df["network"] != blocks.REFERENCE)]
+    if ok.empty or "model.peak_memory_bytes" not in ok:
         return []
-    best, worst = measured["test_acc"].idxmax(), measured["test_acc"].idxmin()
-    memory, slowest = measured["model.peak_memory_bytes"].idxmax(), measured["train_s"].idxmax()
+    on = ", ".join(devices) or "this device"
+    memory = ok["model.peak_memory_bytes"] / 2**20
+    per_image = memory / ok["budget.batch_size"]
+    top, slow = memory.idxmax(), ok["s_per_epoch"].idxmax()
     lines = [
-        f"Accuracy: **{best}** has the best test accuracy ({measured.loc[best, 'test_acc']:.4f}), "
-        f"**{worst}** the lowest ({measured.loc[worst, 'test_acc']:.4f}).",
-        f"Resources: **{memory}** needs the most training memory "
-        f"({measured.loc[memory, 'model.peak_memory_bytes'] / 2**20:.1f} MiB at batch "
-        f"{int(measured.loc[memory, 'budget.batch_size'])}); "
-        f"**{slowest}** takes the longest to train ({measured.loc[slowest, 'train_s']:.1f} s).",
+        f"Training memory ({on}): **{top}** needs the most at its batch size ({memory[top]:.1f} MiB at batch "
+        f"{int(ok.loc[top, 'budget.batch_size'])}); per image, **{per_image.idxmax()}** needs the most "
+        f"({per_image.max() * 1024:.0f} KiB). Training time: **{slow}** is the slowest "
+        f"({ok.loc[slow, 's_per_epoch']:.1f} s "
+        "per epoch).",
     ]
-    writeup = blocks.writeup_results()
-    writeup_best = max(writeup, key=lambda n: writeup[n]["test_acc"])
+    agrees = top == "transformer" or per_image.idxmax() == "transformer"
     lines.append(
-        f"Write-up 003 found **{writeup_best}** best; here it is "
-        + (
-            "the best as well."
-            if writeup_best == best
-            else f"{measured.loc[writeup_best, 'test_acc']:.4f} against {best}'s {measured.loc[best, 'test_acc']:.4f}."
-            if writeup_best in measured.index
-            else "not measured."
-        )
+        "Write-up 003 says the transformer used the most GPU memory and time (its batch had to be cut to 50). "
+        + ("Our measurements agree" if agrees and slow == "transformer" else "Our measurements do not all agree")
+        + f": memory {'agrees' if agrees else 'disagrees'} "
+        + f"({'per image' if per_image.idxmax() == 'transformer' else 'at the batch sizes used'}), "
+        f"time {'agrees' if slow == 'transformer' else 'disagrees'}. Ours are CPU figures (peak bytes of one "
+        "training step, seconds per epoch), the write-up's a GPU's."
+    )
+    return lines
+
+
+def conclusions(df: pd.DataFrame) -> list[str]:
+    """Which block network is most accurate, worded by evidence: "better" only beyond the seeds' spread."""
+    ok = df[df["measured"] & (df["network"] != blocks.REFERENCE)].sort_values("test_acc", ascending=False)
+    if ok.empty:
+        return []
+    best = ok.index[0]
+    if len(ok) == 1:
+        return [f"Only **{best}** ran ({ok.loc[best, 'test_acc']:.4f})."]
+    second = ok.index[1]
+    gap = ok.loc[best, "test_acc"] - ok.loc[second, "test_acc"]
+    seeds = int(min(ok.loc[best, "seeds"], ok.loc[second, "seeds"]))
+    spread = max(
+        ok.loc[best, "test_acc_max"] - ok.loc[best, "test_acc_min"],
+        ok.loc[second, "test_acc_max"] - ok.loc[second, "test_acc_min"],
+    )
+    a, b = ok.loc[best, "test_acc"], ok.loc[second, "test_acc"]
+    if seeds < 2:
+        word = f"one seed, untested: **{best}** {a:.4f} and **{second}** {b:.4f} are {gap:.4f} apart"
+    elif gap > spread:
+        word = f"**{best}** ({a:.4f}), {gap:.4f} above **{second}**, more than the {spread:.4f} spread of {seeds} seeds"
+    else:
+        word = f"tie (within noise): **{best}** and **{second}** are {gap:.4f} apart, inside the {spread:.4f} spread"
+        word += f" of {seeds} seeds"
+    lines = [f"Most accurate block network: {word}. Lowest: **{ok.index[-1]}** ({ok['test_acc'].iloc[-1]:.4f})."]
+    writeup = blocks.writeup_results()
+    writeup_order = sorted(writeup, key=lambda n: -writeup[n]["test_acc"])
+    ours_order = list(ok.index)
+    lines.append(
+        f"Write-up 003's order by test accuracy: {' > '.join(writeup_order)}; ours: {' > '.join(ours_order)} "
+        f"(differences inside the seed spread are ties)."
     )
     return lines
 
@@ -134,19 +245,25 @@ def heatmaps(frame: pd.DataFrame, records: dict, results_dirs: list[Path], figur
     rows = frame[frame["case_id"] == blocks.HEATMAP_ID]
     for _, row in rows.iterrows():
         record = records[(row["study"], row["case_id"], row["seed"])]
-        name = record.artifacts.get("attributions")
-        path = find_artifact(results_dirs, "blocks", name)
-        if path is not None:
-            arrays = dict(np.load(path))
-            networks = record.params["networks"]
-            png = heatmap_grid(arrays, networks, figures_dir / "blocks_heatmaps.png")
-            return {
-                "png": png.name,
-                "networks": networks,
-                "params": record.params,
-                "metrics": record.metrics,
-                "status": record.status,
-            }
+        path = find_artifact(results_dirs, "blocks", record.artifacts.get("attributions"))
+        if path is None:
+            continue
+        arrays = dict(np.load(path))
+        networks = record.params["networks"]
+        out = {
+            "networks": networks,
+            "params": record.params,
+            "metrics": record.metrics,
+            "status": record.status,
+            "seed": int(row["seed"]),
+        }
+        out["per_digit_png"] = heatmap_grid(arrays, networks, figures_dir / "blocks_heatmaps.png").name
+        method = record.params.get("writeup_method")
+        if method and all(f"writeup_attr_{n}" in arrays for n in method["networks"]):
+            out["writeup_png"] = summed_maps(
+                arrays, method["networks"], figures_dir / "blocks_heatmaps_writeup.png"
+            ).name
+        return out
     return None
 
 
@@ -155,35 +272,72 @@ def build(
 ) -> dict:
     per_seed = cases_frame(df_all)
     df = over_seeds(per_seed)
-    measured = df[df["measured"]]
-    accuracy = measured[["acc", "test_acc"]].rename(columns={"acc": "train acc", "test_acc": "test acc"})
-    accuracy.index.name, accuracy.columns.name = "network", "split"
-    flagged = pd.DataFrame(dict.fromkeys(accuracy.columns, measured["status"] == "failed"))
-    errors = pd.DataFrame({"test acc": measured["test_acc_ci"]})
-    bars = grouped_bars(
-        accuracy,
-        figures_dir / "blocks_accuracy.png",
-        title="accuracy per network (error bars: 95 % CI over seeds)",
-        ylabel="accuracy",
-        zoom=True,
-        flagged=flagged,
-        errors=errors,
+    ok = df[df["measured"]]
+    spent = budget(per_seed)
+    comparable = writeup_protocol(per_seed)
+    budget_words = (
+        f"{'/'.join(spent['profiles'])} profile, {'/'.join(map(str, spent['epochs']))} epoch(s) on "
+        f"{'/'.join(f'{n:,}' for n in spent['train_images'])} images, {'; '.join(spent['loss'])}"
     )
-    expected = [c.id for c in blocks.cases()]
+    errors = ok["test_acc_ci"] if ok["seeds"].max() > 1 else None
+    vs = pd.DataFrame(
+        {
+            "ours": ok["test_acc"],
+            "write-up 003": [blocks.writeup_results().get(n, {}).get("test_acc", np.nan) for n in ok.index],
+        },
+        index=ok.index,
+    )
+    vs.columns.name = "test accuracy"
+    bars = grouped_bars(
+        vs,
+        figures_dir / "blocks_accuracy.png",
+        title="test accuracy: ours vs write-up 003"
+        + (" (error bars: 95 % CI over seeds)" if errors is not None else " (one seed)"),
+        ylabel="test accuracy",
+        zoom=True,
+        flagged=pd.DataFrame({"ours": ok["status"] == "failed", "write-up 003": False}),
+        errors=pd.DataFrame({"ours": errors}) if errors is not None else None,
+    )
     return {
         "df": df,
+        "budget": spent,
+        "budget_words": budget_words,
+        "comparable": comparable,
+        "comparison": comparison_table(df, comparable, budget_words),
         "summary": summary_table(df),
+        "curves": epoch_curves(per_seed, records, figures_dir, link_prefix),
         "resources": resource_table(df),
+        "resources_reading": resources_reading(df, spent["devices"]),
         "conclusions": conclusions(df),
         "accuracy_png": f"{link_prefix}/{bars.name}",
         "accuracy_csv": f"{link_prefix}/{bars.with_suffix('.csv').name}",
         "heatmaps": heatmaps(df_all, records, results_dirs, figures_dir),
-        "missing": [c for c in expected if c not in set(df["case_id"])],
+        "missing": [c.id for c in blocks.cases() if c.id not in set(per_seed["case_id"])],
         "problems": per_seed[per_seed["status"] != "passed"],
         "pareto": pareto_part(df, figures_dir, link_prefix),
         "link_prefix": link_prefix,
         "memory_method": next(
             iter(df.get("model.peak_memory_method", pd.Series(dtype=object)).dropna()), "not measured"
         ),
-        "profiles": blocks.PROFILES,
+        "agree_within": AGREE_WITHIN,
     }
+
+
+def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
+    ok = df[df["measured"]]
+    if len(ok) < 2:
+        return None
+    points = ok[["network", "test_acc", "inference_s"]].reset_index(drop=True)
+    front = stats.pareto_front(points, "test_acc", "inference_s")
+    path = pareto(
+        points,
+        figures_dir / "blocks_pareto.png",
+        x="inference_s",
+        y="test_acc",
+        label="network",
+        front=front,
+        title="test accuracy vs inference time (10,000 test images)",
+        xlabel="inference time (s)",
+        ylabel="test accuracy",
+    )
+    return {"png": f"{link_prefix}/{path.name}", "front": points[front].sort_values("inference_s")}

@@ -213,3 +213,16 @@ def build(
                 "png": f"{link_prefix}/{confusion_figure(predictions, classes, figures_dir, chosen).name}",
             }
     return context
+
+
+def not_run(figures_dir: Path, link_prefix: str) -> dict:
+    """The page without records: why, what it would show, and the write-up's numbers it would be compared with."""
+    writeup = pd.DataFrame(emnist.writeup_results()).T
+    writeup = writeup[["test_acc", "s_per_epoch", "source"]].rename(
+        columns={"test_acc": "write-up test acc", "s_per_epoch": "write-up s / epoch (its GPU)"}
+    )
+    writeup.index.name = "case"
+    cases = pd.DataFrame(
+        [{"case": c.id, "group": c.group, "what it changes": c.change or "—"} for c in emnist.cases()]
+    ).set_index("case")
+    return {"files": emnist.DATA_FILES, "splits": emnist.SPLIT_SIZES, "writeup": writeup, "cases": cases}

@@ -23,6 +23,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import matplotlib
+import matplotlib.patches
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -133,6 +135,7 @@ def grouped_bars(
     n = max(len(table.columns), 1)
     width = 0.8 / n
     x = np.arange(len(table.index))
+    swatches = []  # the legend's own patches: a hidden (missing) first bar must not hide a column's colour
     for i, column in enumerate(table.columns):
         values = table[column].to_numpy(dtype=float)
         name = str(column) if np.isfinite(values).any() else f"{column} (no data)"
@@ -146,7 +149,9 @@ def grouped_bars(
             label=name,
             yerr=yerr,
             capsize=2 if yerr is not None else 0,
+            color=f"C{i}",
         )
+        swatches.append(matplotlib.patches.Patch(facecolor=f"C{i}", label=name))
         for bar, value, bad in zip(bars, values, _flags(flagged, column, len(values)), strict=True):
             if np.isnan(value):
                 bar.set_visible(False)
@@ -169,7 +174,9 @@ def grouped_bars(
         ax.set_ylim(max(low - pad, 0.0), min(high + pad, 1.0) if high <= 1 else high + pad)
     ax.grid(axis="y", alpha=0.3)
     # Outside the axes, so that it never hides a bar.
-    ax.legend(title=table.columns.name, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(
+        handles=swatches, title=table.columns.name, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0)
+    )
     return save_figure(fig, path, table)
 
 
@@ -207,21 +214,53 @@ def pareto(
     xlabel: str,
     ylabel: str,
 ) -> Path:
-    """Scatter of every configuration; the non-dominated ones joined by a step line and named."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    """Scatter of every configuration, each named; the non-dominated ones joined by a step line.
+
+    Labels are placed in order of the y value and pushed apart vertically so that they do not
+    overlap; the log x axis reads in plain seconds; the legend sits outside the axes.
+    """
+    fig, ax = plt.subplots(figsize=(8.5, 5))
     ax.scatter(points[x], points[y], color="0.6", s=18, label="dominated")
     best = points[front].sort_values(x)
     ax.step(best[x], best[y], where="post", color="C3", alpha=0.6)
     ax.scatter(best[x], best[y], color="C3", s=30, label="Pareto front")
-    for _, row in best.iterrows():
-        ax.annotate(str(row[label]), (row[x], row[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    _label_points(ax, points, x, y, label, front)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(
+        matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if str(f"{v:g}")[0] in "25" else "")
+    )
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return save_figure(fig, path, points.assign(pareto=front).set_index(label))
+
+
+def _label_points(ax, points: pd.DataFrame, x: str, y: str, label: str, front: pd.Series) -> None:
+    """Name every point; labels sorted by y and spaced at least one text line apart (in axes units)."""
+    order = points.sort_values(y)
+    low, high = float(points[y].min()), float(points[y].max())
+    span = (high - low) or 1.0
+    step = span / max(18, 1.6 * len(points))  # about one 7-pt line on a 5-inch-high figure
+    placed: list[float] = []
+    for index, row in order.iterrows():
+        target = float(row[y])
+        if placed and target < placed[-1] + step:
+            target = placed[-1] + step
+        placed.append(target)
+        ax.annotate(
+            str(row[label]),
+            (row[x], row[y]),
+            xytext=(row[x] * 1.04, target),
+            textcoords="data",
+            fontsize=7,
+            color="C3" if bool(front.loc[index]) else "0.35",
+            va="center",
+            arrowprops={"arrowstyle": "-", "color": "0.7", "lw": 0.5} if target != float(row[y]) else None,
+        )
+    ax.set_ylim(low - 0.05 * span, max(high, placed[-1]) + 0.08 * span)
 
 
 def _flags(flagged: pd.DataFrame | None, column, n: int) -> list[bool]:
@@ -258,3 +297,41 @@ def heatmap_grid(arrays: dict, networks: list[str], path: Path) -> Path:
         index=pd.Index(labels, name="label"),
     )
     return save_figure(fig, path, summary)
+
+
+@_deferred
+def curves_against(table: pd.DataFrame, path: Path, *, title: str, xlabel: str, ylabel: str) -> Path:
+    """Columns ``<name> (ours)`` solid and ``<name> (write-up)`` dashed, one colour per name."""
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    names = list(dict.fromkeys(c.rsplit(" (", 1)[0] for c in table.columns))
+    for i, name in enumerate(names):
+        for suffix, style in (("ours", "-"), ("write-up", "--")):
+            column = f"{name} ({suffix})"
+            if column in table:
+                series = table[column].dropna()
+                ax.plot(
+                    series.index, series.to_numpy(dtype=float), style, marker="o", ms=3, color=f"C{i}", label=column
+                )
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return save_figure(fig, path, table)
+
+
+@_deferred
+def summed_maps(arrays: dict, networks: list[str], path: Path) -> Path:
+    """Write-up 003's heatmaps: per network, the positive attribution summed over a batch, over the
+    batch's mean image (as captum's ``blended_heat_map`` with ``sign="positive"`` drew them)."""
+    mean_image = arrays["writeup_mean_image"]
+    fig, axes = plt.subplots(1, len(networks), figsize=(3.2 * len(networks), 3.4), squeeze=False)
+    for ax, network in zip(axes[0], networks, strict=True):
+        heat = arrays[f"writeup_attr_{network}"]
+        ax.imshow(mean_image, cmap="gray")
+        ax.imshow(heat / (heat.max() or 1.0), cmap="Greens", alpha=0.6, vmin=0, vmax=1)
+        ax.set_title(network, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    table = pd.DataFrame({f"sum_positive_attr_{n}": [float(arrays[f"writeup_attr_{n}"].sum())] for n in networks})
+    return save_figure(fig, path, table)

@@ -17,12 +17,13 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FIGURES = "figures"
 
 
-def md_table(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = True) -> str:
+def md_table(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = True, numparse: bool = True) -> str:
+    """``numparse=False`` keeps text cells as written (a signed difference "+0.0054" stays signed)."""
     if df is None or df.empty:
         return "_(no rows)_"
     # tabulate leaves NaN as "nan"; None is what it renders as missing.
     shown = df.astype(object).where(df.notna(), None)
-    return shown.to_markdown(index=index, floatfmt=floatfmt, missingval="—")
+    return shown.to_markdown(index=index, floatfmt=floatfmt, missingval="—", disable_numparse=not numparse)
 
 
 def header(df: pd.DataFrame) -> dict:
@@ -88,9 +89,18 @@ def _render_studies(collection: Collection, out: Path, env: jinja2.Environment, 
             "records": len(df),
             "document": f"{name}.md" if len(df) else None,
             "command": study.command,
+            "not_run": False,
         }
+        builder = importlib.import_module(study.report)
+        if not len(df) and hasattr(builder, "not_run"):
+            context = builder.not_run(out / FIGURES, FIGURES)
+            template = f"{name}_not_run.md.j2"
+            text = env.get_template(template).render(
+                title=title, command=study.command, notes=collection.notes, **context
+            )
+            written.append(_write(out / f"{name}.md", text))
+            entry.update(document=f"{name}.md", not_run=True)
         if len(df):
-            builder = importlib.import_module(study.report)
             context = builder.build(
                 df, out / FIGURES, FIGURES, records=collection.records, results_dirs=collection.sources
             )

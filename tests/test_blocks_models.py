@@ -5,7 +5,7 @@ import models
 from harness.memory import training_step_peak
 from harness.settings import Budget
 from harness.train import ClassificationTask
-from models.blocks import C3, SPPF, Bottleneck, TransformerBlock, VGGBlock
+from models.blocks import SPPF, Bottleneck, BottleneckCSP, TransformerBlock, vgg_block
 from studies import blocks
 
 BUDGET = Budget(epochs=1, batch_size=8, lr=1e-3)
@@ -40,9 +40,15 @@ def convs_on_longest_path(model: torch.nn.Module, x: torch.Tensor) -> int:
 @pytest.mark.parametrize("name", [*models.list_models(family="blocks"), blocks.REFERENCE])
 def test_network_shape_and_conv_depth(name):
     model = models.create(name).eval()
-    x = torch.randn(2, 1, 32, 32)
+    x = torch.randn(2, 1, 28, 28)
     assert model(x).shape == (2, 10)
-    assert convs_on_longest_path(model, x) == model.conv_depth <= 5
+    assert convs_on_longest_path(model, x) == model.conv_depth
+
+
+@pytest.mark.parametrize("name", [*models.list_models(family="blocks"), blocks.REFERENCE])
+def test_parameter_count_is_the_authors(name):
+    """Each network has exactly the parameter count of the author's build (seeds/reference/003/README.md)."""
+    assert sum(p.numel() for p in models.create(name).parameters()) == blocks.WRITEUP_PARAMS[name]
 
 
 def test_every_block_has_the_writeup_batch_size_and_numbers():
@@ -54,29 +60,30 @@ def test_every_block_has_the_writeup_batch_size_and_numbers():
 
 def test_bottleneck_adds_only_when_widths_match():
     assert Bottleneck(16, 16).add and not Bottleneck(16, 32).add
+    assert Bottleneck(8, 16).cv1.conv.kernel_size == (3, 3), "the author's first bottleneck conv is 3x3"
 
 
 def test_blocks_keep_or_set_the_shape():
-    x = torch.randn(2, 16, 8, 8)
-    assert VGGBlock(16, 32)(x).shape == (2, 32, 4, 4)
-    assert C3(16, 32)(x).shape == (2, 32, 8, 8)
-    assert SPPF(16, 24)(x).shape == (2, 24, 8, 8)
-    assert TransformerBlock(16, 4, 2, tokens=64)(x).shape == (2, 16, 8, 8)
+    x = torch.randn(2, 8, 28, 28)
+    assert vgg_block(8, 16)(x).shape == (2, 16, 14, 14)
+    assert BottleneckCSP(8, 16)(x).shape == (2, 16, 28, 28)
+    assert SPPF(8, 16)(x).shape == (2, 16, 28, 28)
+    assert TransformerBlock(8, 8, 1, 2)(x).shape == (2, 8, 28, 28)
 
 
-def test_transformer_position_embedding_is_learned():
-    block = TransformerBlock(16, 4, 1, tokens=64)
-    assert block.position.shape == (1, 64, 16)
-    block(torch.randn(2, 16, 8, 8)).square().sum().backward()
-    assert block.position.grad is not None and block.position.grad.abs().sum() > 0, "the loss reaches the embedding"
+def test_transformer_position_term_is_learned():
+    """YOLOv5's position term is a Linear of the tokens themselves, and the loss reaches it."""
+    block = TransformerBlock(1, 8, 1, 2)
+    block(torch.randn(2, 1, 28, 28)).square().sum().backward()
+    assert block.position.weight.grad is not None and block.position.weight.grad.abs().sum() > 0
 
 
 def test_cpu_peak_memory_grows_with_batch_and_leaves_weights_alone():
     model = models.create("csp")
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    small = training_step_peak(model, torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,)), ClassificationTask, BUDGET)
+    small = training_step_peak(model, torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)), ClassificationTask, BUDGET)
     large = training_step_peak(
-        model, torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,)), ClassificationTask, BUDGET
+        model, torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)), ClassificationTask, BUDGET
     )
     assert large["peak_memory_bytes"] > small["peak_memory_bytes"] > 4 * 4 * sum(p.numel() for p in model.parameters())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -95,3 +95,10 @@ def test_the_whole_pipeline_runs_on_the_fixture(pytester, tmp_path, monkeypatch)
         "emnist_confusion",
     ]:
         assert (tmp_path / "out" / "figures" / f"{png}.png").is_file(), png
+
+
+def test_the_study_names_the_files_the_loader_reads():
+    from harness import emnist as loader
+
+    assert set(emnist.DATA_FILES) == set(loader.FILES)
+    assert emnist.SPLIT_SIZES == {"train": loader.TRAIN_IMAGES, "valid": loader.VALID_IMAGES, "test": 18_800}

@@ -167,7 +167,7 @@ def test_figures_are_redrawn_only_when_their_data_change(grid_records, tmp_path)
 
 
 @pytest.fixture
-def blocks_records(tmp_path):
+def blocks_records(tmp_path, profile="smoke"):
     import numpy as np
 
     from studies import blocks
@@ -178,8 +178,8 @@ def blocks_records(tmp_path):
         record = ResultRecord(
             study="blocks",
             case_id=case.id,
-            params=case.params(),
-            profile="smoke",
+            params={**case.params(), "loss": "cross-entropy on logits"},
+            profile=profile,
             seed=0,
             device="cpu",
             status="passed",
@@ -209,8 +209,20 @@ def blocks_records(tmp_path):
     heat = ResultRecord(
         study="blocks",
         case_id=blocks.HEATMAP_ID,
-        params={"networks": ["vgg", blocks.REFERENCE], "baseline": "black", "n_steps": 8, "digits": "first"},
-        profile="smoke",
+        params={
+            "networks": ["vgg", blocks.REFERENCE],
+            "baseline": "black",
+            "n_steps": 8,
+            "digits": "first",
+            "writeup_method": {
+                "networks": ["vgg", blocks.REFERENCE],
+                "baseline": "mid-grey",
+                "n_steps": 50,
+                "images": "200 training images",
+                "map": "positive attributions summed",
+            },
+        },
+        profile=profile,
         seed=0,
         device="cpu",
         status="passed",
@@ -224,10 +236,12 @@ def blocks_records(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(
         tmp_path / "results" / "blocks" / "heatmaps-seed0.npz",
-        images=rng.integers(0, 255, (10, 32, 32)).astype(np.uint8),
+        images=rng.integers(0, 255, (10, 28, 28)).astype(np.uint8),
         labels=np.arange(10),
-        **{f"attr_{n}": rng.normal(size=(10, 32, 32)) for n in ("vgg", blocks.REFERENCE)},
+        writeup_mean_image=rng.random((28, 28)),
+        **{f"attr_{n}": rng.normal(size=(10, 28, 28)) for n in ("vgg", blocks.REFERENCE)},
         **{f"pred_{n}": np.arange(10) for n in ("vgg", blocks.REFERENCE)},
+        **{f"writeup_attr_{n}": rng.random((28, 28)) for n in ("vgg", blocks.REFERENCE)},
     )
     return tmp_path / "results"
 
@@ -236,12 +250,24 @@ def test_blocks_document(blocks_records, tmp_path):
     assert render(blocks_records, tmp_path / "out") == 0
     text = (tmp_path / "out" / "blocks.md").read_text()
     assert re.search(r"\| vgg\s+\|\s+0\.9920 \|\s+0\.9930 \|", text), "ours beside the write-up's acc"
-    assert "**vgg** has the best test accuracy (0.9910), **transformer** the lowest (0.9000)" in text
-    assert "**transformer** needs the most training memory (50.0 MiB" in text
-    assert "Write-up 003 found **vgg** best; here it is the best as well." in text
-    assert "![integrated gradients](figures/blocks_heatmaps.png)" in text
-    png = (tmp_path / "out" / "figures" / "blocks_heatmaps.png").read_bytes()
-    assert png[:8] == PNG_SIGNATURE and len(png) > 10000
+    assert "one seed, untested: **vgg** 0.9910 and **bottleneck** 0.9870 are 0.0040 apart" in text
+    assert "Lowest: **transformer** (0.9000)" in text
+    assert "**transformer** needs the most at its batch size (50.0 MiB" in text
+    assert "not comparable (different budget: smoke profile" in text, "a smoke run is not judged against the write-up"
+    assert "**Budget of every number below:** smoke profile; 1 epoch(s);" in text and "6 of 6 networks present" in text
+    for name in ("blocks_heatmaps", "blocks_heatmaps_writeup"):
+        assert f"](figures/{name}.png)" in text
+        png = (tmp_path / "out" / "figures" / f"{name}.png").read_bytes()
+        assert png[:8] == PNG_SIGNATURE and len(png) > 10000
+
+
+def test_blocks_writeup_runs_are_judged_against_the_writeup(tmp_path):
+    results = blocks_records.__wrapped__(tmp_path, profile="writeup")
+    assert render(results, tmp_path / "out") == 0
+    text = (tmp_path / "out" / "blocks.md").read_text()
+    assert re.search(r"\| vgg\s+\| 0\.9912\s+\| 0\.9910 \(1 seed\)\s+\| -0\.0002\s+\| agree \(within 0\.01\)", text)
+    assert re.search(r"\| transformer\s+\| 0\.8946\s+\| 0\.9000 \(1 seed\)\s+\| \+0\.0054", text)
+    assert "**Budget of every number below:** writeup profile" in text and "did **not** run" not in text
 
 
 def test_blocks_without_heatmap_record_says_not_run(blocks_records, tmp_path):
@@ -369,8 +395,23 @@ def test_blocks_with_three_seeds_shows_intervals_and_a_pareto_front(blocks_recor
             path.with_name(path.name.replace("seed0", f"seed{seed}")).write_text(json.dumps(copy))
     assert render(blocks_records, tmp_path / "out") == 0
     text = (tmp_path / "out" / "blocks.md").read_text()
-    assert "test_acc ± (95 % CI)" in text and re.search(r"\| vgg\s+\|.*\|\s+0\.0050 \|", text), (
+    assert re.search(r"\| vgg\s+\| 0\.9912\s+\| 0\.9910 ± 0\.0050 \(3 seeds\)", text), (
         "t(0.975, 2) * sd 0.002 / sqrt(3) = 0.0050"
+    )
+    assert (
+        "tie (within noise): **vgg** and **bottleneck** are 0.0040 apart, inside the 0.0040 spread of 3 seeds" in text
     )
     assert "Non-dominated networks" in text and "**vgg**" in text
     assert (tmp_path / "out" / "figures" / "blocks_pareto.png").is_file()
+
+
+def test_emnist_has_a_page_without_records(grid_records, tmp_path):
+    """No EMNIST records: the page says why, what it would show, the write-up's numbers and how to run it."""
+    assert render(grid_records, tmp_path / "out") == 0
+    text = (tmp_path / "out" / "emnist.md").read_text()
+    assert text.startswith("# Model selection on EMNIST Balanced") and "**Not run.**" in text
+    assert "`emnist-balanced-test-labels-idx1-ubyte`" in text and "pytest benchmarks -m emnist --data-root ROOT" in text
+    assert "18,799" in text and "94,000 / 18,800 / 18,800" in text
+    assert re.search(r"\| resnet50-b2048\s+\|\s+0\.76\d*\s+\|\s+20", text), "write-up 004's numbers, from the data file"
+    index = (tmp_path / "out" / "index.md").read_text()
+    assert "not run: [emnist.md](emnist.md) says why and how" in index

@@ -1,27 +1,44 @@
 """Study ``blocks``: small 10-class MNIST networks built from detector blocks (write-up 003).
 
-One case per block network plus the plain reference CNN; a final case computes
-integrated-gradients attributions of the best block network and the reference CNN on the
-same test digits (one per class). Input: MNIST 28x28 zero-padded to 32x32. This module is the
-torch-free definition; ``studies/blocks/plan.py`` trains the cases and computes the heatmaps.
+The networks are the write-up author's, layer for layer (``models/blocks.py``): VGG,
+Bottleneck, BottleneckCSP, SPPF and Transformer networks at base width 8, plus "exp3", the
+CNN that the write-up's integrated-gradients heatmaps compare with the VGG network. Input:
+MNIST 28x28, normalised as the author did (``Normalize(0.5, 0.5)``). A final case computes
+the heatmaps from the trained weights. This module is the torch-free definition;
+``studies/blocks/plan.py`` trains the cases and computes the heatmaps.
+
+Profiles: ``writeup`` is the author's protocol (all 60,000 images, Adam 1e-3, the author's
+batch sizes, cross-entropy on softmax outputs, 9 epochs: the 10th crashed in every run);
+``smoke`` is a short CI budget with the usual cross-entropy on logits; ``full`` the author's
+data and batches for 10 epochs on logits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.settings import TimingRounds
+from harness.settings import InputPrep, TimingRounds
 from studies.registry import Study
-from studies.writeups import table
+from studies.writeups import rows, table
 
 NAME = "blocks"
-PAD = 2  # 28 + 2 * 2 = 32, the write-up's stated input size
-LR = 1e-3  # the write-up does not name its optimiser settings; Adam at 1e-3 is the course default
-REFERENCE = "reference-cnn"
+LR = 1e-3  # the author's training script: Adam, lr 1e-3, no scheduler
+# ToTensor() + Normalize((0.5,), (0.5,)) on 28x28: pixels map to [-1, 1].
+INPUT = InputPrep(mean=0.5, std=0.5)
+REFERENCE = "exp3"  # the heatmap partner of write-up 003
 # Registry names of the block networks, in the write-up's order of sections.
 NETWORKS = ("vgg", "bottleneck", "csp", "sppf", "transformer")
-# Write-up 003's batch sizes (the transformer was cut to 50 for memory, CSP and SPPF to 100).
+# The author's batch sizes (train and test; the transformer was cut to 50 for memory).
 WRITEUP_BATCH = {"vgg": 200, "bottleneck": 200, "transformer": 50, "csp": 100, "sppf": 100, REFERENCE: 200}
+# Parameter counts of the author's networks as built (seeds/reference/003/README.md).
+WRITEUP_PARAMS = {
+    "vgg": 12_050,
+    "bottleneck": 33_494,
+    "transformer": 64_042,
+    "csp": 33_514,
+    "sppf": 64_314,
+    REFERENCE: 38_690,
+}
 HEATMAP_ID = "heatmaps"
 
 
@@ -30,21 +47,62 @@ def writeup_results() -> dict[str, dict]:
     return table("003_summary", "network")
 
 
+def writeup_curves() -> dict[str, dict[int, float]]:
+    """Test accuracy after each epoch of the author's runs: {network: {epoch: test_acc}}."""
+    curves: dict[str, dict[int, float]] = {}
+    for row in rows("003_per_epoch_test_acc"):
+        curves.setdefault(row["network"], {})[int(row["epoch"])] = float(row["test_acc"])
+    return curves
+
+
 @dataclass(frozen=True)
 class BlocksSettings:
     epochs: int
     train_images: int | None  # seeded random subset of the 60k training images; None = all
     timing: TimingRounds
     thresholds: dict = field(default_factory=dict)  # network -> {metric: minimum}
+    # The author's loss: CrossEntropyLoss on the network's Softmax output (losses near 1.47).
+    softmax_before_loss: bool = False
+    # Per-network caps that replace ``train_images`` (the transformer attends over 784 tokens:
+    # one smoke epoch on 20,000 images takes about 190 s on a 2-core CPU).
+    train_images_for: dict = field(default_factory=dict)
+
+    def images_for(self, network: str) -> int | None:
+        return self.train_images_for.get(network, self.train_images)
 
 
-# Thresholds: see docs/thresholds.md for the calibration runs they come from.
-# Every network, smoke and full alike, asserts the smoke floor: the full budget (10 epochs on all
-# 60k images) contains the smoke one, and no full run was possible on this CPU-only machine.
-_FLOOR = {name: {"test_acc": 0.96} for name in WRITEUP_BATCH}
+# Thresholds: docs/thresholds.md names the runs they come from (smoke: seeds 0-2, the rule
+# lowest run minus the larger of 0.01 and the seeds' range, floored to two decimals).
+SMOKE_THRESHOLDS = {
+    "vgg": {"test_acc": 0.94},
+    "bottleneck": {"test_acc": 0.95},
+    "csp": {"test_acc": 0.95},
+    "sppf": {"test_acc": 0.92},
+    "transformer": {"test_acc": 0.86},
+    REFERENCE: {"test_acc": 0.95},
+}
+# The write-up's own results minus 0.01, floored to two decimals, until several seeds of ours
+# give a spread (docs/thresholds.md); exp3 from the author's notebook (test_acc 0.9907).
+WRITEUP_THRESHOLDS = {
+    "vgg": {"test_acc": 0.98},
+    "bottleneck": {"test_acc": 0.97},
+    "csp": {"test_acc": 0.97},
+    "sppf": {"test_acc": 0.95},
+    "transformer": {"test_acc": 0.88},
+    REFERENCE: {"test_acc": 0.98},
+}
 PROFILES = {
-    "smoke": BlocksSettings(epochs=1, train_images=30000, timing=TimingRounds(3, 0), thresholds=_FLOOR),
-    "full": BlocksSettings(epochs=10, train_images=None, timing=TimingRounds(10, 2), thresholds=_FLOOR),
+    "smoke": BlocksSettings(
+        epochs=1,
+        train_images=20_000,
+        timing=TimingRounds(3, 0),
+        thresholds=SMOKE_THRESHOLDS,
+        train_images_for={"transformer": 5_000},
+    ),
+    "writeup": BlocksSettings(
+        epochs=9, train_images=None, timing=TimingRounds(3, 0), thresholds=WRITEUP_THRESHOLDS, softmax_before_loss=True
+    ),
+    "full": BlocksSettings(epochs=10, train_images=None, timing=TimingRounds(10, 2), thresholds=WRITEUP_THRESHOLDS),
 }
 
 
@@ -61,11 +119,7 @@ class BlocksCase:
         return (self.network,)
 
     def params(self) -> dict:
-        return {
-            "network": self.network,
-            "block": None if self.network == REFERENCE else self.network,
-            "input": "28x28 zero-padded to 32x32",
-        }
+        return {"network": self.network, "block": None if self.network == REFERENCE else self.network, "input": "28x28"}
 
 
 def cases() -> list[BlocksCase]:

@@ -20,6 +20,12 @@ from studies.writeups import table
 
 NAME = "emnist"
 NUM_CLASSES = 47  # EMNIST Balanced
+# The IDX files the study reads from <data root>/EMNIST/raw (harness/emnist.py loads them).
+DATA_FILES = tuple(
+    f"emnist-balanced-{part}-{kind}-ubyte" for part in ("train", "test") for kind in ("images-idx3", "labels-idx1")
+)
+# 112,800 training images split 94,000 / 18,800 (seeded); EMNIST Balanced's own 18,800 test images.
+SPLIT_SIZES = {"train": 94_000, "valid": 18_800, "test": 18_800}
 DATA_ID = "data"
 # EMNIST Balanced pixel statistics (train split), for normalising like the MNIST cases do.
 EMNIST_MEAN, EMNIST_STD = 0.1751, 0.3332
