@@ -136,8 +136,7 @@ def epoch_curves(per_seed: pd.DataFrame, records: dict, figures_dir: Path, link_
     if not ours or max(len(v) for v in ours.values()) < 2:
         return None  # one epoch is a point, not a curve
     theirs = blocks.writeup_curves()
-    most = int(per_seed[per_seed["measured"]].groupby("network")["seed"].nunique().max())
-    seeds = f"mean over {most} seeds" if most > 1 else "one seed"
+    seeds = stats.seeds_words(per_seed[per_seed["measured"]])
     table = pd.DataFrame(
         {
             **{f"{n} (ours)": {e: float(np.mean(v)) for e, v in epochs.items()} for n, epochs in ours.items()},

@@ -97,6 +97,12 @@ def reading(result: dict, name) -> str:
     return text + (f"; {', '.join(tied)} cannot be told apart from it." if tied and beaten else ".")
 
 
+def seeds_words(records: pd.DataFrame) -> str:
+    """ "mean over N seeds", or "one seed" where no case ran more than once (figure titles)."""
+    most = int(records.groupby("case_id")["seed"].nunique().max()) if len(records) else 0
+    return f"mean over {most} seeds" if most > 1 else "one seed"
+
+
 def holm(p: np.ndarray) -> np.ndarray:
     """Holm's step-down adjusted p-values (the same as statsmodels' ``multipletests(method="holm")``)."""
     p = np.asarray(p, dtype=float)

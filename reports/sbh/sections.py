@@ -165,12 +165,6 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
     }
 
 
-def seeds_words(data: pd.DataFrame) -> str:
-    """ "mean over N seeds", or "one seed" where no case ran more than once."""
-    most = int(data.groupby("case_id")["seed"].nunique().max()) if len(data) else 0
-    return f"mean over {most} seeds" if most > 1 else "one seed"
-
-
 def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
     """Write-up 001's accuracy/speed trade-off as a figure: every structure x backbone on (0,1,2)."""
     data = df[df["measured"] & (df["experiment"] == "writeup001")] if not df.empty else df
@@ -186,7 +180,7 @@ def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict |
         y=PRIMARY,
         label="configuration",
         front=front,
-        title=f"{PRIMARY} vs inference time, digits 0,1,2 ({seeds_words(data)})",
+        title=f"{PRIMARY} vs inference time, digits 0,1,2 ({stats.seeds_words(data)})",
         xlabel="inference time for the test subset (s, log scale)",
         ylabel="test accuracy",
     )
