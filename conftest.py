@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import models
-from harness.context import PROFILE_CHOICES, RunContext, resolve_profile
+from harness.context import PROFILE_CHOICES, RunContext, check_weights, resolve_profile
 from harness.errors import BenchError
 from harness.mnist import DATA_ROOT_ENV, default_data_root
 from harness.runtime import DEVICE_CHOICES, configure_backends, device_label, resolve_device
@@ -68,6 +68,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="deterministic kernels on CUDA (slower); CPU runs are deterministic anyway",
     )
     group.addoption(
+        "--weights",
+        default="auto",
+        metavar="{auto,none,imagenet,PATH}",
+        help="backbone initialisation: auto = the profile's (imagenet for writeup, none otherwise), none = random, "
+        "imagenet = torchvision's weights (download cache, $TORCH_HOME), PATH = a state dict or a folder of <name>.pth",
+    )
+    group.addoption(
         "--compile",
         action="store_true",
         help="torch.compile every model before training (the first steps then include compilation)",
@@ -86,6 +93,7 @@ def pytest_configure(config: pytest.Config) -> None:
         device = resolve_device(opt.device)
         profile = resolve_profile(opt.profile, device)
         config.sbh_extra_digits = [parse_digits(text) for text in opt.digits]
+        weights = check_weights(opt.weights)
     except (BenchError, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
     if opt.seed < 0:
@@ -110,13 +118,15 @@ def pytest_configure(config: pytest.Config) -> None:
         deterministic=opt.deterministic,
         compile=opt.compile,
         skip_done=opt.skip_done,
+        weights=weights,
     )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     ctx = config.stash[CONTEXT_KEY]
     return [
-        f"backbone-bench: profile={ctx.profile} device={ctx.device} ({device_label(ctx.device)}) seed={ctx.seed}",
+        f"backbone-bench: profile={ctx.profile} device={ctx.device} ({device_label(ctx.device)}) seed={ctx.seed} "
+        f"weights={ctx.weights}",
         f"backbone-bench: data-root={ctx.data_root} results-dir={ctx.results_dir}",
     ]
 

@@ -16,6 +16,16 @@ import torch
 PROFILE_CHOICES = ("auto", "smoke", "full", "writeup")
 
 
+WEIGHTS_CHOICES = ("auto", "none", "imagenet")
+
+
+def check_weights(value: str) -> str:
+    """``--weights``: one of WEIGHTS_CHOICES or an existing file or folder of state dicts."""
+    if value in WEIGHTS_CHOICES or Path(value).expanduser().exists():
+        return value if value in WEIGHTS_CHOICES else str(Path(value).expanduser())
+    raise ValueError(f"--weights {value!r}: neither {', '.join(WEIGHTS_CHOICES)} nor an existing file or folder")
+
+
 def resolve_profile(name: str, device: torch.device) -> str:
     """``auto`` means the write-ups' full budget on CUDA and the small CPU budget elsewhere."""
     if name not in PROFILE_CHOICES:
@@ -35,6 +45,8 @@ class RunContext:
     deterministic: bool = False
     compile: bool = False  # torch.compile the models; the first epoch's time then includes compilation
     skip_done: bool = False
+    # Backbone initialisation: "auto" (the profile's choice), "none", "imagenet" or a state dict path.
+    weights: str = "auto"
     _cache: dict = field(default_factory=dict, repr=False)
 
     def cached(self, key, make):

@@ -32,7 +32,7 @@ from harness.memory import training_step_peak
 from harness.records import MEASURED_STATUSES, RecordError, ResultRecord, read_record, record_path
 from harness.runtime import git_commit, machine_info, seed_everything
 from harness.settings import Budget, TimingRounds
-from harness.timing import Timing, inference_fn, time_inference
+from harness.timing import Timing, inference_fn, mean_batch_latency, time_inference
 from harness.train import DeviceData, EpochLog, Task, evaluate, fit, prepare_model
 
 # An error record keeps the end of its traceback, where the raising frame is; this bounds the file.
@@ -75,6 +75,7 @@ class CasePlan:
     model_kwargs: dict = field(default_factory=dict)
     predict: Callable[[dict[str, torch.Tensor]], torch.Tensor] = lambda outputs: outputs["logits"].argmax(1)
     measure_memory: bool = False
+    latency_batch: int | None = None  # also record the mean time of one batch of this size (latency_b<N>_s)
     finish: Callable[[Finished], None] | None = None  # study-specific extras (weights, latency)
 
 
@@ -96,6 +97,9 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
             torch.arange(min(plan.budget.batch_size, len(data.train)), device=ctx.device), ctx.device
         )
         record.model = {**model_stats(model, example), "description": models.describe(plan.model)}
+        weights = {getattr(m, "weights", None) for m in model.modules()} - {None}
+        if weights:  # backbones say how they were initialised: "none", "imagenet" or the file loaded
+            record.params["weights"] = ", ".join(sorted(weights))
         if plan.measure_memory:
             record.model.update(training_step_peak(model, example, example_y, plan.task, plan.budget))
         history, outputs = fit(
@@ -117,6 +121,10 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
             benchmark, run_inference, rounds=plan.timing.rounds, warmup_rounds=plan.timing.warmup, device=ctx.device
         )
         fill_training(record, history, timing, train_images=len(data.train), test_images=len(data.test))
+        if plan.latency_batch:
+            record.metrics[f"latency_b{plan.latency_batch}_s"] = mean_batch_latency(
+                model, data.test, batch_size=plan.latency_batch, device=ctx.device
+            )
         if plan.finish is not None:
             plan.finish(Finished(model, record, data, history, ctx))
         judge(record)
@@ -217,6 +225,9 @@ def fill_training(
 ) -> None:
     record.curves = [asdict(h) for h in history]
     train_s = history[-1].elapsed_s if history else 0.0
+    best = [h.epoch for h in history if h.best]
+    if best:  # early stopping: the tested weights are this epoch's
+        record.metrics.update(best_epoch=best[0], epochs_run=len(history))
     record.metrics.update(
         train_s=train_s,
         s_per_epoch=train_s / max(len(history), 1),

@@ -1,6 +1,6 @@
 """Peak training memory of one step, measured the way the case itself trains.
 
-The step uses the case's own optimizer (``harness.train.adam`` at the case's learning rate),
+The step uses the case's own optimizer (``harness.train.make_optimizer`` from the case's budget),
 its precision (``harness.train.autocast``) and its batch. CUDA: the caching allocator's
 high-water mark over one forward/backward/optimizer step, with its baseline (data already on
 the device) subtracted. CPU: the process's resident high-water mark cannot be reset between
@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from harness.settings import Budget
-from harness.train import Task, adam, as_heads, autocast
+from harness.train import Task, as_heads, autocast, make_optimizer
 
 
 def _tensor_bytes(t: torch.Tensor) -> int:
@@ -31,7 +31,7 @@ def training_step_peak(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task:
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.train()
     device = x.device
-    optimizer = adam(model, budget.lr, device)
+    optimizer = make_optimizer(model, budget, device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)

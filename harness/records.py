@@ -9,8 +9,10 @@ field               meaning
 schema_version      int, this module's ``SCHEMA_VERSION``
 study               study name (``sbh``, ...)
 case_id             the pytest id, e.g. ``d012-arch4-1-resnet34``
-params              the case's parameters (digits, structure, backbone, train size, lr, ...)
-profile             ``smoke`` or ``full``
+params              the case's parameters (digits, structure, backbone, train size, lr, ...;
+                    sbh: ``heads`` {head: class groups in digits}, ``selection`` (the metric
+                    early stopping watches), ``loss_on`` (logits/softmax), ``weights``)
+profile             ``smoke``, ``full`` or ``writeup``
 seed                int
 device              ``cpu`` / ``cuda``; ``environment`` says which CPU or GPU
 status              ``passed`` | ``failed`` (below threshold) | ``diverged`` | ``oom`` | ``error``
@@ -18,14 +20,18 @@ error               one-line message for the last three statuses, else null
 traceback           for an ``error`` raised by the code: the end of its Python traceback
                     (at most 4,000 characters), else null
 thresholds          {metric: minimum} that the case asserts
-metrics             {name: number}: accuracies, test loss, train/inference seconds, ...
+metrics             {name: number}: accuracies, test loss, train/inference seconds,
+                    ``latency_b32_s`` (mean seconds of one batch of 32, sbh), ``best_epoch`` and
+                    ``epochs_run`` (early stopping), ...
 curves              per epoch: epoch, train_loss, train_acc, eval_acc, elapsed_s (training
-                    wall time so far, evaluation excluded: time-to-accuracy reads from it)
+                    wall time so far, evaluation excluded: time-to-accuracy reads from it),
+                    eval_loss, lr, best (the epoch whose weights were tested, early stopping)
 timing              inference timing: median_s, min_s, mean_s, stddev_s, rounds, source
 model               params (count), flops_per_image (forward), description (the registry's
                     docstring), peak memory where measured
 artifacts           {name: file name} of files written beside the record (weights, attributions)
-budget              epochs, batch_size, lr, train_images
+budget              epochs (the cap under early stopping), batch_size, lr, optimizer, patience,
+                    monitor, min_steps, train_images, test_images
 environment         machine: cpu, gpu, driver, torch/torchvision/cuda versions, threads
 git_commit          commit of the suite (``-dirty`` when the tree had changes)
 started_at, finished_at   ISO-8601 UTC timestamps

@@ -20,6 +20,15 @@ class Budget:
     # ReduceLROnPlateau on the evaluated split's loss, torch's (and Keras's) defaults:
     # factor 0.1 after 10 epochs without improvement.
     plateau: bool = False
+    optimizer: str = "adam"  # "adam" or "adamw" (torch's defaults otherwise, weight decay 0.01 for AdamW)
+    # Early stopping on the evaluated split: stop after ``patience`` epochs without a better
+    # ``monitor`` ("accuracy": higher, "loss": lower) and test the best epoch's weights;
+    # ``epochs`` is then only the cap that makes every run end. None: train all epochs, keep the last.
+    patience: int | None = None
+    monitor: str = "accuracy"
+    # At least this many optimizer steps: a small train set gets more epochs, so a fixed
+    # smoke budget does not leave a 110-image subset at 3 steps.
+    min_steps: int = 0
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from harness.runtime import synchronize, timed
-from harness.train import DeviceData, evaluate
+from harness.train import DeviceData, autocast, evaluate
 
 
 @dataclass(frozen=True)
@@ -60,3 +60,20 @@ def time_inference(
         fn()
     samples = [timed(device, fn)[1] for _ in range(rounds)]
     return Timing.from_samples(samples, "perf_counter")
+
+
+@torch.inference_mode()
+def mean_batch_latency(model: nn.Module, data: DeviceData, *, batch_size: int, device: torch.device) -> float:
+    """Mean seconds of one ``model(batch)`` call over the split's full batches of ``batch_size``:
+    the unit of write-up 001's Fig. 3 (the authors timed each test batch of 32). Inputs are
+    prepared before each timer starts and the device is synchronised on both sides of the call,
+    so the time is the model's work alone."""
+    model.eval()
+    times = []
+    for start in range(0, len(data) - batch_size + 1, batch_size):
+        x, _ = data.batch(torch.arange(start, start + batch_size, device=device), device)
+        with autocast(device):
+            times.append(timed(device, lambda x=x: model(x))[1])
+    if not times:
+        raise ValueError(f"no full batch of {batch_size} in a split of {len(data)} images")
+    return statistics.fmean(times)

@@ -119,6 +119,7 @@ class EpochLog:
     elapsed_s: float  # training wall time up to the end of this epoch, evaluation excluded
     eval_loss: float | None = None
     lr: float | None = None  # the rate this epoch trained with
+    best: bool = False  # with early stopping: the epoch whose weights were kept and tested
 
 
 def autocast(device: torch.device):
@@ -146,6 +147,15 @@ def adam(model: nn.Module, lr: float, device: torch.device) -> torch.optim.Adam:
     return torch.optim.Adam(model.parameters(), lr=lr, fused=device.type == "cuda" or None)
 
 
+def make_optimizer(model: nn.Module, budget: Budget, device: torch.device) -> torch.optim.Optimizer:
+    """The budget's optimizer: Adam, or AdamW (the write-ups' authors' choice) with torch's defaults."""
+    if budget.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=budget.lr, fused=device.type == "cuda" or None)
+    if budget.optimizer != "adam":
+        raise ValueError(f"unknown optimizer {budget.optimizer!r}; valid: adam, adamw")
+    return adam(model, budget.lr, device)
+
+
 def train_one_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -164,7 +174,7 @@ def train_one_epoch(
     # A per-step .item() would stall CUDA's queue; on the CPU it costs nothing.
     check_every = 1 if device.type == "cpu" else 25
     loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
+    correct = torch.zeros((), device=device, dtype=torch.float64)  # a mean-of-heads count is fractional
     for step in range(steps):
         x, y = data.batch(order[step * batch_size : (step + 1) * batch_size], device, train=True)
         with autocast(device):
@@ -194,6 +204,32 @@ def evaluate(model: nn.Module, data: DeviceData, *, batch_size: int, device: tor
     return {head: torch.cat(parts) for head, parts in chunks.items()}
 
 
+def epochs_for(budget: Budget, train_images: int) -> int:
+    """The budget's epochs, raised until ``min_steps`` optimizer steps fit (the last short batch is dropped)."""
+    steps_per_epoch = max(train_images // budget.batch_size, 1)
+    return max(budget.epochs, -(-budget.min_steps // steps_per_epoch))
+
+
+class _Best:
+    """The best epoch so far on the monitored quantity, and a copy of its weights."""
+
+    def __init__(self, monitor: str) -> None:
+        if monitor not in ("accuracy", "loss"):
+            raise ValueError(f"unknown early-stopping monitor {monitor!r}; valid: accuracy, loss")
+        self.sign = 1.0 if monitor == "accuracy" else -1.0
+        self.value = float("-inf")
+        self.epoch = 0
+        self.state: dict[str, torch.Tensor] = {}
+
+    def update(self, model: nn.Module, log_entry: EpochLog) -> bool:
+        value = self.sign * (log_entry.eval_acc if self.sign > 0 else log_entry.eval_loss)
+        if value <= self.value:
+            return False
+        self.value, self.epoch = value, log_entry.epoch
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return True
+
+
 def fit(
     model: nn.Module,
     train: DeviceData,
@@ -207,14 +243,18 @@ def fit(
 ) -> tuple[list[EpochLog], dict[str, torch.Tensor]]:
     """Train for the budget, evaluating after every epoch (outside the timed region).
 
-    Returns the per-epoch history and the test logits after the last epoch.
+    Returns the per-epoch history and the evaluated split's logits of the weights kept: the
+    last epoch's, or with ``budget.patience`` the best epoch's (restored into ``model``).
     """
-    optimizer = adam(model, budget.lr, device)
+    optimizer = make_optimizer(model, budget, device)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer) if budget.plateau else None
+    best = _Best(budget.monitor) if budget.patience else None
+    epochs = epochs_for(budget, len(train))
     history: list[EpochLog] = []
     logits: dict[str, torch.Tensor] = {}
+    best_logits: dict[str, torch.Tensor] = {}
     elapsed = 0.0
-    for epoch in range(1, budget.epochs + 1):
+    for epoch in range(1, epochs + 1):
         one_epoch = functools.partial(
             train_one_epoch,
             model,
@@ -230,19 +270,29 @@ def fit(
         elapsed += seconds
         lr = optimizer.param_groups[0]["lr"]
         logits = evaluate(model, test, batch_size=budget.eval_batch_size, device=device)
-        eval_acc = task.correct(logits, test.labels).item() / len(test)
+        eval_acc = float(task.correct(logits, test.labels)) / len(test)
         eval_loss = task.loss(logits, test.labels).item()
         if scheduler is not None:
             scheduler.step(eval_loss)
         history.append(EpochLog(epoch, train_loss, train_acc, eval_acc, elapsed, eval_loss, lr))
         log.info(
-            "%s epoch %d/%d  loss %.4f  train_acc %.4f  test_acc %.4f  %.1fs",
+            "%s epoch %d/%d  loss %.4f  train_acc %.4f  eval_acc %.4f  %.1fs",
             name,
             epoch,
-            budget.epochs,
+            epochs,
             train_loss,
             train_acc,
             eval_acc,
             elapsed,
         )
+        if best is not None:
+            if best.update(model, history[-1]):
+                best_logits = logits
+            elif epoch - best.epoch >= budget.patience:
+                log.info("%s early stop: no better %s for %d epochs", name, budget.monitor, budget.patience)
+                break
+    if best is not None and best.epoch:
+        model.load_state_dict(best.state)
+        history[best.epoch - 1].best = True
+        logits = best_logits
     return history, logits

@@ -1,8 +1,13 @@
-"""The five shared/split backbone-head structures of the ``sbh`` study (write-up 001).
+"""The five shared/split backbone-head structures of the ``sbh`` study (write-up 001, Fig. 1).
 
-Every structure maps an image batch to a dict of logits keyed by head name:
-``"abc"`` is the shared 3-class head; ``"a"`` ({a,b} vs {c}) and ``"b"`` ({a} vs {b,c})
-are the binary split heads. ``studies.sbh.plan.head_targets`` turns 3-class labels into those targets.
+Built as the authors built them: each backbone is a whole torchvision ResNet whose 1000-d
+output is the feature, and each head is ONE ``Linear`` (1000 -> k, or 2000 -> k on two
+concatenated backbones); the "MLP" boxes of Fig. 1 are single layers in their code. The
+models return logits; whether a softmax sits before the loss is the study's loss setting.
+
+Heads, keyed by name: ``"abc"`` is the 3-class head; ``"a"`` answers {a,b} vs {c} and
+``"b"`` {a,c} vs {b} (Fig. 1: "0,1 vs. 2" and "0,2 vs. 1").
+``studies.sbh.plan.head_targets`` turns 3-class labels into those targets.
 """
 
 from __future__ import annotations
@@ -14,28 +19,10 @@ from models._registry import create, register_model
 
 SHARED_HEADS = ("abc",)
 SPLIT_HEADS = ("a", "b")
-HIDDEN = 256  # width of the head MLP; write-up 001 does not state it
-DROPOUT = 0.2
 
 
-def _backbone(name: str) -> nn.Module:
-    return create(name, family="backbone")
-
-
-def _mlp(in_features: int, hidden: int, dropout: float) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout))
-
-
-class Head(nn.Module):
-    """MLP (Linear -> ReLU -> Dropout) followed by the output Linear."""
-
-    def __init__(self, in_features: int, num_outputs: int, hidden: int, dropout: float) -> None:
-        super().__init__()
-        self.mlp = _mlp(in_features, hidden, dropout)
-        self.out = nn.Linear(hidden, num_outputs)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.out(self.mlp(features))
+def _backbone(name: str, weights) -> nn.Module:
+    return create(name, family="backbone", weights=weights)
 
 
 class Structure(nn.Module):
@@ -48,12 +35,12 @@ class Structure(nn.Module):
 
 class SplitBackboneSharedHead(Structure):
     heads = SHARED_HEADS
-    description = "two backbones on the same image, features concatenated, one 3-class head"
+    description = "two backbones on the same image, outputs concatenated, one 3-class linear head"
 
-    def __init__(self, backbone: str, hidden: int, dropout: float) -> None:
+    def __init__(self, backbone: str, weights) -> None:
         super().__init__()
-        self.backbone_1, self.backbone_2 = _backbone(backbone), _backbone(backbone)
-        self.head = Head(2 * self.backbone_1.num_features, 3, hidden, dropout)
+        self.backbone_1, self.backbone_2 = _backbone(backbone, weights), _backbone(backbone, weights)
+        self.head = nn.Linear(2 * self.backbone_1.num_features, 3)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"abc": self.head(torch.cat([self.backbone_1(x), self.backbone_2(x)], dim=1))}
@@ -61,12 +48,12 @@ class SplitBackboneSharedHead(Structure):
 
 class SharedBackboneSharedHead(Structure):
     heads = SHARED_HEADS
-    description = "one backbone, one 3-class head"
+    description = "one backbone, one 3-class linear head"
 
-    def __init__(self, backbone: str, hidden: int, dropout: float) -> None:
+    def __init__(self, backbone: str, weights) -> None:
         super().__init__()
-        self.backbone = _backbone(backbone)
-        self.head = Head(self.backbone.num_features, 3, hidden, dropout)
+        self.backbone = _backbone(backbone, weights)
+        self.head = nn.Linear(self.backbone.num_features, 3)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"abc": self.head(self.backbone(x))}
@@ -74,51 +61,51 @@ class SharedBackboneSharedHead(Structure):
 
 class SharedBackboneSplitHead(Structure):
     heads = SPLIT_HEADS
-    description = "one backbone, binary heads A and B"
+    description = "one backbone, binary linear heads A and B"
 
-    def __init__(self, backbone: str, hidden: int, dropout: float) -> None:
+    def __init__(self, backbone: str, weights) -> None:
         super().__init__()
-        self.backbone = _backbone(backbone)
-        self.head_a = Head(self.backbone.num_features, 2, hidden, dropout)
-        self.head_b = Head(self.backbone.num_features, 2, hidden, dropout)
+        self.backbone = _backbone(backbone, weights)
+        self.head_a = nn.Linear(self.backbone.num_features, 2)
+        self.head_b = nn.Linear(self.backbone.num_features, 2)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         features = self.backbone(x)
         return {"a": self.head_a(features), "b": self.head_b(features)}
 
 
-class SplitBackboneSharedMLP(Structure):
+class SplitBackboneSplitHeadsOnConcat(Structure):
     heads = SPLIT_HEADS
-    description = "two backbones, features concatenated into one shared MLP, outputs A and B"
+    description = "two backbones, outputs concatenated, binary linear heads A and B on the concatenation"
 
-    def __init__(self, backbone: str, hidden: int, dropout: float) -> None:
+    def __init__(self, backbone: str, weights) -> None:
         super().__init__()
-        self.backbone_1, self.backbone_2 = _backbone(backbone), _backbone(backbone)
-        self.mlp = _mlp(2 * self.backbone_1.num_features, hidden, dropout)
-        self.out_a, self.out_b = nn.Linear(hidden, 2), nn.Linear(hidden, 2)
+        self.backbone_1, self.backbone_2 = _backbone(backbone, weights), _backbone(backbone, weights)
+        self.head_a = nn.Linear(2 * self.backbone_1.num_features, 2)
+        self.head_b = nn.Linear(2 * self.backbone_1.num_features, 2)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        shared = self.mlp(torch.cat([self.backbone_1(x), self.backbone_2(x)], dim=1))
-        return {"a": self.out_a(shared), "b": self.out_b(shared)}
+        features = torch.cat([self.backbone_1(x), self.backbone_2(x)], dim=1)
+        return {"a": self.head_a(features), "b": self.head_b(features)}
 
 
 class IndependentModels(Structure):
     heads = SPLIT_HEADS
-    description = "two independent models: backbone A -> head A, backbone B -> head B"
+    description = "two independent models: backbone A -> linear head A, backbone B -> linear head B"
 
-    def __init__(self, backbone: str, hidden: int, dropout: float) -> None:
+    def __init__(self, backbone: str, weights) -> None:
         super().__init__()
-        self.backbone_a, self.backbone_b = _backbone(backbone), _backbone(backbone)
-        self.head_a = Head(self.backbone_a.num_features, 2, hidden, dropout)
-        self.head_b = Head(self.backbone_b.num_features, 2, hidden, dropout)
+        self.backbone_a, self.backbone_b = _backbone(backbone, weights), _backbone(backbone, weights)
+        self.head_a = nn.Linear(self.backbone_a.num_features, 2)
+        self.head_b = nn.Linear(self.backbone_b.num_features, 2)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"a": self.head_a(self.backbone_a(x)), "b": self.head_b(self.backbone_b(x))}
 
 
 def _register(name: str, cls: type[Structure]) -> None:
-    def build(*, backbone: str = "resnet18", hidden: int = HIDDEN, dropout: float = DROPOUT) -> Structure:
-        return cls(backbone, hidden, dropout)
+    def build(*, backbone: str = "resnet18", weights=None) -> Structure:
+        return cls(backbone, weights)
 
     build.__doc__ = cls.description
     register_model(name, family="sbh")(build)
@@ -128,5 +115,5 @@ def _register(name: str, cls: type[Structure]) -> None:
 _register("arch1", SplitBackboneSharedHead)
 _register("arch2", SharedBackboneSharedHead)
 _register("arch3", SharedBackboneSplitHead)
-_register("arch4-1", SplitBackboneSharedMLP)
+_register("arch4-1", SplitBackboneSplitHeadsOnConcat)
 _register("arch4-2", IndependentModels)

@@ -13,14 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports import stats
+from reports import stats, versus
 from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
 from reports.load import find_artifact, measured
 from studies import blocks
 
 FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
-# Accuracies within this of the write-up's count as reproduced (the target of the fidelity work).
-AGREE_WITHIN = 0.01
+AGREE_WITHIN = versus.AGREE_WITHIN
 
 
 def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -81,34 +80,23 @@ def writeup_protocol(per_seed: pd.DataFrame) -> bool:
     return set(per_seed["profile"]) == {"writeup"}
 
 
-def comparison_table(df: pd.DataFrame, comparable: bool, budget_words: str) -> pd.DataFrame:
+def comparison_table(per_seed: pd.DataFrame, comparable: bool, budget_words: str) -> pd.DataFrame:
     """Per network: write-up 003's test accuracy, ours (mean, 95 % CI with several seeds), the
-    difference, and a verdict."""
-    rows = []
+    difference, and a verdict (reports/versus.py)."""
     writeup = blocks.writeup_results()
-    for network in blocks.NETWORKS:
-        theirs = writeup[network]["test_acc"]
-        row = {"network": network, "write-up test_acc": f"{theirs:.4f}"}
-        ours = df.loc[network] if network in df.index and df.loc[network, "measured"] else None
-        if ours is None:
-            rows.append({**row, "ours": "not run", "difference": "—", "verdict": "not measured"})
-            continue
-        n = int(ours["seeds"])
-        shown = (
-            f"{ours['test_acc']:.4f}"
-            + (f" ± {ours['test_acc_ci']:.4f}" if n > 1 else "")
-            + f" ({n} seed{'s' * (n > 1)})"
+    ok = per_seed[per_seed["measured"]]
+    rows = [
+        versus.row(
+            {"network": network},
+            writeup[network]["test_acc"],
+            ok.loc[ok["network"] == network, "test_acc"],
+            comparable=comparable,
+            budget_words=budget_words,
         )
-        diff = ours["test_acc"] - theirs
-        if not comparable:
-            verdict = f"not comparable (different budget: {budget_words})"
-        elif abs(diff) <= AGREE_WITHIN:
-            verdict = f"agree (within {AGREE_WITHIN})"
-        else:
-            span = f"our seeds {ours['test_acc_min']:.4f} to {ours['test_acc_max']:.4f}" if n > 1 else "one seed"
-            verdict = f"differs by {diff:+.4f} ({span})"
-        rows.append({**row, "ours": shown, "difference": f"{diff:+.4f}", "verdict": verdict})
-    return pd.DataFrame(rows).set_index("network")
+        for network in blocks.NETWORKS
+    ]
+    table = pd.DataFrame(rows).set_index("network")
+    return table.rename(columns={"write-up": "write-up test_acc"})
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -302,7 +290,7 @@ def build(
         "budget": spent,
         "budget_words": budget_words,
         "comparable": comparable,
-        "comparison": comparison_table(df, comparable, budget_words),
+        "comparison": comparison_table(per_seed, comparable, budget_words),
         "summary": summary_table(df),
         "curves": epoch_curves(per_seed, records, figures_dir, link_prefix),
         "resources": resource_table(df),

@@ -15,6 +15,7 @@ STUDIES: dict[str, Study] = {s.name: s for s in (sbh.STUDY, blocks.STUDY, emnist
 # Markers that are not a study's: the CI subset of the long grids, and "trains a network".
 GENERAL_MARKERS = {
     "ci": "the representative subset of the long grids that CI runs",
+    "sbh_extended": "sbh cases outside the CPU default run (other backbones, other sweep values); run when selected",
     "slow": "trains a network; part of the CI run but skippable with -m 'not slow'",
 }
 

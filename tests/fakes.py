@@ -20,6 +20,7 @@ def fake_record(case, *, acc, seconds, status="passed", finished="2026-01-01T00:
         "test_loss": 0.05,
         "train_s": 10.0,
         "inference_s": seconds,
+        "latency_b32_s": seconds / 100,
     }
     metrics.update({"acc_head_a": acc + 0.001, "acc_head_b": acc + 0.003} if split else {"acc_head_abc": acc})
     record = ResultRecord(

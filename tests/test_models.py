@@ -1,11 +1,14 @@
+import urllib.error
+
 import pytest
 import torch
+import torchvision
 
 import models
+from harness.errors import BenchError, DataUnavailable
+from models import backbones
 from models._registry import register_model
 from studies.sbh import STRUCTURES
-
-BACKBONE_PARAMS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}
 
 
 def n_params(module: torch.nn.Module) -> int:
@@ -13,10 +16,13 @@ def n_params(module: torch.nn.Module) -> int:
 
 
 @pytest.mark.parametrize("name", models.list_models(family="backbone"))
-def test_backbone_is_one_channel_feature_extractor(name):
+def test_backbone_keeps_the_imagenet_fc_and_takes_one_channel(name):
+    """The write-ups' authors kept torchvision's 1000-way fc: its output is the feature."""
     backbone = models.create(name)
-    assert backbone.num_features == BACKBONE_PARAMS[name]
-    assert backbone(torch.zeros(2, 1, 28, 28)).shape == (2, BACKBONE_PARAMS[name])
+    assert backbone.num_features == 1000 and backbone.net.fc.out_features == 1000
+    assert backbone.net.conv1.in_channels == 1
+    assert backbone(torch.zeros(2, 1, 28, 28)).shape == (2, 1000)
+    assert backbone.weights == "none"
 
 
 @pytest.mark.parametrize("name", models.list_models(family="sbh"))
@@ -39,16 +45,74 @@ def test_structure_shares_what_the_study_says(name):
     assert (STRUCTURES[name].heads == ("abc",)) == STRUCTURES[name].shared_head
 
 
-def test_parameter_sharing_counts():
-    one_backbone = n_params(models.create("resnet18"))
-    hidden, feat = 256, 512
-    mlp = lambda inp: inp * hidden + hidden  # noqa: E731
-    out = lambda k: hidden * k + k  # noqa: E731
-    assert n_params(models.create("arch2")) == one_backbone + mlp(feat) + out(3)
-    assert n_params(models.create("arch1")) == 2 * one_backbone + mlp(2 * feat) + out(3)
-    assert n_params(models.create("arch3")) == one_backbone + 2 * (mlp(feat) + out(2))
-    assert n_params(models.create("arch4-1")) == 2 * one_backbone + mlp(2 * feat) + 2 * out(2)
-    assert n_params(models.create("arch4-2")) == 2 * (one_backbone + mlp(feat) + out(2))
+def test_heads_are_single_linear_layers_on_the_1000d_outputs():
+    """The authors' heads (seeds/reference/README.md): Linear(2000,3), Linear(1000,3),
+    2 x Linear(1000,2), 2 x Linear(2000,2), and one Linear(1000,2) per backbone."""
+    one = n_params(models.create("resnet18"))
+    linear = lambda inp, k: inp * k + k  # noqa: E731
+    assert n_params(models.create("arch1")) == 2 * one + linear(2000, 3)
+    assert n_params(models.create("arch2")) == one + linear(1000, 3)
+    assert n_params(models.create("arch3")) == one + 2 * linear(1000, 2)
+    assert n_params(models.create("arch4-1")) == 2 * one + 2 * linear(2000, 2)
+    assert n_params(models.create("arch4-2")) == 2 * (one + linear(1000, 2))
+    heads = [m for name, m in models.create("arch4-1").named_children() if name.startswith("head")]
+    assert all(isinstance(h, torch.nn.Linear) for h in heads) and len(heads) == 2
+
+
+def test_weights_from_a_state_dict_file_and_folder(tmp_path):
+    """--weights PATH: a torchvision state dict (3-channel conv1, as ImageNet files have) is
+    loaded, then conv1 is replaced by a fresh 1-channel conv, as the authors did."""
+    torch.manual_seed(1)
+    source = torchvision.models.resnet18(weights=None)
+    torch.save(source.state_dict(), tmp_path / "resnet18.pth")
+    for given in (tmp_path / "resnet18.pth", tmp_path):
+        backbone = models.create("resnet18", weights=str(given))
+        assert backbone.weights == str(tmp_path / "resnet18.pth")
+        assert torch.equal(backbone.net.layer4[1].conv2.weight, source.layer4[1].conv2.weight)
+        assert torch.equal(backbone.net.fc.weight, source.fc.weight)
+        assert backbone.net.conv1.weight.shape == (64, 1, 7, 7)
+    model = models.create("arch4-2", weights=str(tmp_path))
+    assert torch.equal(model.backbone_b.net.fc.bias, source.fc.bias)
+
+
+def test_weights_that_do_not_fit_or_are_missing_say_so_in_one_line(tmp_path):
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "r18.pth")
+    with pytest.raises(BenchError, match=r"does not fit torchvision's resnet34 \(Error\(s\) in loading"):
+        models.create("resnet34", weights=str(tmp_path / "r18.pth"))
+    with pytest.raises(BenchError, match=r"no state dict for resnet50 \(expected .*resnet50.pth\)"):
+        models.create("resnet50", weights=str(tmp_path))
+    (tmp_path / "junk.pth").write_text("not a tensor file")
+    with pytest.raises(BenchError, match="not a readable state dict"):
+        models.create("resnet18", weights=str(tmp_path / "junk.pth"))
+
+
+def test_imagenet_weights_offline_without_cache_skip_with_the_file_to_place(tmp_path, monkeypatch):
+    """No cache and no network: a DataUnavailable (the case skips) naming the file and where it goes."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network here")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", offline)
+    with pytest.raises(DataUnavailable) as caught:
+        models.create("resnet18", weights="imagenet")
+    message = str(caught.value)
+    assert "\n" not in message and "resnet18-f37072fd.pth" in message
+    assert str(tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in message
+
+
+def test_imagenet_weights_come_from_the_torch_cache(tmp_path, monkeypatch):
+    """A pre-filled $TORCH_HOME (what an offline runner gets) is used without the network."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    torch.manual_seed(2)
+    source = torchvision.models.resnet18(weights=None)
+    target = backbones.imagenet_file("resnet18")
+    target.parent.mkdir(parents=True)
+    torch.save(source.state_dict(), target)
+    backbone = models.create("resnet18", weights="imagenet")
+    assert backbone.weights == "imagenet"
+    assert torch.equal(backbone.net.layer1[0].conv1.weight, source.layer1[0].conv1.weight)
 
 
 def test_split_backbones_are_distinct_modules():

@@ -49,6 +49,33 @@ def test_tables_match_the_records(grid_records, tmp_path):
     assert "arch3 (3),0.995,0.995,0.995" in csv
 
 
+def test_writeup_numbers_stand_beside_ours(grid_records, tmp_path):
+    """Section 3: every cell of write-up 001's figures beside ours. Smoke records are "not
+    comparable" for accuracy; the split/shared latency ratio is compared on any budget; records
+    of the writeup profile get agree / differs."""
+    assert render(grid_records, tmp_path / "out") == 0
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    section = text[text.index("## 3. Write-ups") : text.index("## 3b.")]
+    assert re.search(
+        r"\| 001 Fig\. 4\s+\| arch1\s+\| resnet18\s+\| acc_all_heads\s+\|\s+0\.9962\s+"
+        r"\| 0\.9900 \(1 seed\)\s+\|\s+-0\.0062\s+\| not comparable \(different budget: smoke profile\)",
+        section,
+    )
+    assert re.search(r"\| resnet18\s+\|\s+2\.0910\s+\|\s+2\.0000\s+\| agree \(within 10%\)", section)
+    about_two = r"A shared backbone is about 2\N{MULTIPLICATION SIGN} faster than split backbones\."
+    assert re.search(about_two + r"\s+\| holds", section)
+    assert "| 001 Fig. 4  | acc_all_heads  |               15 |             15 |" in section
+    for path in grid_records.glob("sbh/d012-arch*-resnet18-seed0.json"):
+        record = json.loads(path.read_text())
+        record["profile"] = "writeup"
+        record["metrics"]["acc_all_heads"] = 0.9962 if "arch1" in path.name else 0.97
+        path.write_text(json.dumps(record))
+    render(grid_records, tmp_path / "out")
+    section = (tmp_path / "out" / "sbh.md").read_text()
+    assert re.search(r"\| 001 Fig\. 4\s+\| arch1\s+\| resnet18 .*\| agree \(within 0\.01\)", section)
+    assert re.search(r"\| 001 Fig\. 4\s+\| arch2\s+\| resnet18 .*\| differs by -0\.0233 \(one seed\)", section)
+
+
 def test_statements_follow_the_numbers(grid_records, tmp_path):
     """Change the numbers and the conclusion changes with them."""
     for path in grid_records.glob("sbh/*arch2*.json"):
@@ -309,14 +336,14 @@ def writeup000_records(grid_records):
 def test_writeup000_sections_are_computed_from_the_records(writeup000_records, tmp_path):
     assert render(writeup000_records, tmp_path / "out") == 0
     text = (tmp_path / "out" / "sbh.md").read_text()
-    summary = text[text.index("## 3. Summary") : text.index("## 4.")]
+    summary = text[text.index("## 3b. Summary") : text.index("## 4.")]
     assert re.search(
         r"five more digit combinations, plus \(0, 1, 2\)\s+\|\s+40 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary
     )
-    assert re.search(r"train-size sweep .*?\|\s+25 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary)
-    assert re.search(r"learning-rate sweep .*\|\s+20 \| arch2 \(2\) ", summary)
+    assert re.search(r"train-size sweep .*?\|\s+60 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary)
+    assert re.search(r"learning-rate sweep .*\|\s+80 \| arch2 \(2\) ", summary)
     assert "Hardest combo **6,8,9**" in text
-    assert "Best structure at each value: 1e-4 → arch2 (2)" in text
+    assert "Best structure at each value: 1.5e-4 → arch2 (2)" in text
     for name in [
         "combos_acc_by_structure",
         "combos_inference_by_structure",
@@ -341,8 +368,8 @@ def test_writeup000_best_structure_moves_with_the_numbers(writeup000_records, tm
             path.write_text(json.dumps(record))
     render(writeup000_records, tmp_path / "out")
     text = (tmp_path / "out" / "sbh.md").read_text()
-    summary = text[text.index("## 3. Summary") : text.index("## 4.")]
-    assert re.search(r"train-size sweep .*?\|\s+25 \| arch3 \(3\) 0.9999", summary)
+    summary = text[text.index("## 3b. Summary") : text.index("## 4.")]
+    assert re.search(r"train-size sweep .*?\|\s+60 \| arch3 \(3\) 0.9999", summary)
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
+import math
+
 import pytest
 import torch
 
 import models
+import studies.writeups as writeups
 from studies import sbh
 from studies.sbh import plan as sbh_plan
 
@@ -13,11 +16,11 @@ def one_hot(indices, width):
 def test_head_targets_follow_the_split():
     targets = sbh_plan.head_targets(torch.tensor([0, 1, 2]))
     assert targets["a"].tolist() == [0, 0, 1]  # A: {a,b} vs {c}
-    assert targets["b"].tolist() == [0, 1, 1]  # B: {a} vs {b,c}
+    assert targets["b"].tolist() == [0, 1, 0]  # B: {a,c} vs {b} (write-up 001, Fig. 1: "0,2 vs. 1")
 
 
 def test_decode_maps_each_valid_pair_to_one_class_and_the_impossible_pair_to_none():
-    outputs = {"a": one_hot([0, 0, 1, 1], 2), "b": one_hot([0, 1, 1, 0], 2)}
+    outputs = {"a": one_hot([0, 0, 1, 1], 2), "b": one_hot([0, 1, 0, 1], 2)}
     assert sbh_plan.decode(outputs).tolist() == [0, 1, 2, -1]
 
 
@@ -30,8 +33,8 @@ def test_decode_round_trips_the_targets():
 def test_metrics_on_hand_made_split_predictions():
     labels = torch.tensor([0, 1, 2, 2])
     # A right on 3 of 4 (last wrong), B right on 2 of 4 (first two wrong); both right only on image 3.
-    outputs = {"a": one_hot([0, 0, 1, 0], 2), "b": one_hot([1, 0, 1, 1], 2)}
-    m = sbh_plan.metrics(outputs, labels)
+    outputs = {"a": one_hot([0, 0, 1, 0], 2), "b": one_hot([1, 0, 0, 0], 2)}
+    m = sbh_plan.metrics(sbh_plan.SbhTask(), outputs, labels)
     assert m["acc_head_a"] == pytest.approx(0.75)
     assert m["acc_head_b"] == pytest.approx(0.5)
     assert m["acc_mean_heads"] == pytest.approx(0.625)
@@ -40,14 +43,31 @@ def test_metrics_on_hand_made_split_predictions():
 
 def test_metrics_on_hand_made_shared_predictions():
     labels = torch.tensor([0, 1, 2, 2, 0])
-    m = sbh_plan.metrics({"abc": one_hot([0, 1, 1, 2, 2], 3)}, labels)
+    m = sbh_plan.metrics(sbh_plan.SbhTask(), {"abc": one_hot([0, 1, 1, 2, 2], 3)}, labels)
     assert m["acc_all_heads"] == m["acc_mean_heads"] == pytest.approx(0.6)
 
 
 def test_loss_sums_the_two_binary_losses():
     labels = torch.tensor([0, 2])
     outputs = {"a": torch.zeros(2, 2), "b": torch.zeros(2, 2)}
-    assert sbh_plan.SbhTask.loss(outputs, labels).item() == pytest.approx(2 * torch.log(torch.tensor(2.0)).item())
+    assert sbh_plan.SbhTask().loss(outputs, labels).item() == pytest.approx(2 * torch.log(torch.tensor(2.0)).item())
+
+
+def test_softmax_before_the_loss_is_the_authors_and_bounded_below():
+    """On softmax outputs a perfect prediction still costs log(k - 1 + e) - 1 per head."""
+    labels = torch.tensor([0, 2])
+    sure = {"abc": 100 * one_hot([0, 2], 3)}
+    on_logits, on_softmax = sbh_plan.SbhTask(), sbh_plan.SbhTask(softmax=True)
+    assert on_logits.loss(sure, labels).item() == pytest.approx(0.0, abs=1e-6)
+    floor = torch.log(torch.tensor(2 + torch.e)).item() - 1
+    assert on_softmax.loss(sure, labels).item() == pytest.approx(floor, abs=1e-6)
+
+
+def test_mean_heads_selection_counts_head_answers():
+    labels = torch.tensor([0, 1, 2, 2])
+    outputs = {"a": one_hot([0, 0, 1, 0], 2), "b": one_hot([1, 0, 0, 0], 2)}
+    assert sbh_plan.SbhTask(selection="mean_heads").correct(outputs, labels).item() == pytest.approx(2.5)
+    assert sbh_plan.SbhTask().correct(outputs, labels).item() == 1
 
 
 def test_case_ids_are_the_words_users_type():
@@ -56,6 +76,13 @@ def test_case_ids_are_the_words_users_type():
         sbh.SbhCase((6, 8, 9), "arch1", "resnet18", train_size=4000, lr=1e-3).id == "d689-n4000-lr1e-3-arch1-resnet18"
     )
     assert sbh.lr_tag(2.5e-4) == "lr2.5e-4"
+    assert sbh.SbhCase((0, 1, 2), "arch1", "resnet18", selection="mean_heads").id == "d012-exp1-arch1-resnet18"
+
+
+def test_records_name_each_head_s_class_groups_in_digits():
+    assert sbh.SbhCase((0, 1, 2), "arch3", "resnet18").params()["heads"] == {"a": [[0, 1], [2]], "b": [[0, 2], [1]]}
+    assert sbh.SbhCase((6, 8, 9), "arch4-2", "resnet18").params()["heads"] == {"a": [[6, 8], [9]], "b": [[6, 9], [8]]}
+    assert sbh.SbhCase((0, 3, 4), "arch2", "resnet18").params()["heads"] == {"abc": [[0], [3], [4]]}
 
 
 def test_grid_is_every_registered_structure_times_backbone():
@@ -95,19 +122,51 @@ def test_balanced_subset_is_balanced_and_seeded():
         sbh_plan.balanced_subset(labels, 100, seed=0)
 
 
-def test_writeup000_experiments_have_the_documented_shape():
+def test_writeup000_experiments_are_the_authors_grids():
     grid_size = len(sbh.grid(sbh.WRITEUP001_DIGITS))
     combos, sizes, rates = (sbh.experiment_cases(name) for name in ("combos", "size", "lr"))
     assert len(combos) == 5 * grid_size and {c.digits for c in combos} == set(sbh.WRITEUP000_COMBOS)
-    assert len(sbh.TRAIN_SIZES) >= 5 and max(sbh.TRAIN_SIZES) <= 10_000
+    assert sbh.TRAIN_SIZES == (400, 800, 1200, 1600, 2000, 2400, 3200, 4000, 4800, 6000, 8000, 10000)
     assert {c.train_size for c in sizes} == set(sbh.TRAIN_SIZES) and {c.digits for c in sizes} == {(6, 8, 9)}
-    assert len(sbh.LEARNING_RATES) >= 4 and sbh.LEARNING_RATES[0] == sbh.BASE_LR
+    assert len(sbh.LEARNING_RATES) == 16 and (sbh.LEARNING_RATES[0], sbh.LEARNING_RATES[-1]) == (1.5e-4, 5e-3)
     assert list(sbh.LEARNING_RATES) == sorted(sbh.LEARNING_RATES)
     assert {(c.train_size, c.digits) for c in rates} == {(4000, (6, 8, 9))}
     ids = [c.id for c in sbh.all_cases()]
-    assert len(ids) == len(set(ids)) == grid_size * (1 + 5 + len(sbh.TRAIN_SIZES) + len(sbh.LEARNING_RATES))
-    assert "d689-n500-arch1-resnet18" in ids and "d689-n4000-lr3e-4-arch2-resnet50" in ids
+    experiments = 2 + 5 + len(sbh.TRAIN_SIZES) + len(sbh.LEARNING_RATES)  # 001 has experiments 1 and 2
+    assert len(ids) == len(set(ids)) == grid_size * experiments
+    assert "d689-n400-arch1-resnet50" in ids and "d689-n4000-lr1.25e-3-arch2-resnet50" in ids
     assert {size for sizes in sbh.SIZE_BUCKETS.values() for size in sizes} == set(sbh.TRAIN_SIZES)
+    assert [r for rates in sbh.LR_BUCKETS.values() for r in rates] == list(sbh.LEARNING_RATES)
+
+
+def test_prefix_subsets_are_the_authors(run_context, mnist_root):
+    """N is a prefix of the 60k set filtered to 6, 8, 9: 400 leaves 110 images, 4,000 leaves 1,175."""
+    smoke = sbh.PROFILES["smoke"]
+    for size, expected in ((400, 110), (4000, 1175)):
+        case = sbh.SbhCase(sbh.SWEEP_DIGITS, "arch2", "resnet18", train_size=size, experiment="size")
+        assert len(sbh_plan.task_data(case, run_context, smoke).train) == expected
+
+
+def test_writeup_profile_holds_out_a_seeded_tenth_for_early_stopping(run_context, mnist_root):
+    writeup = sbh.PROFILES["writeup"]
+    case = sbh.SbhCase(sbh.SWEEP_DIGITS, "arch2", "resnet18", train_size=4000, experiment="size")
+    splits = sbh_plan.task_data(case, run_context, writeup)
+    assert (len(splits.train), len(splits.eval)) == (1057, 118) and splits.eval is not splits.test
+    again = sbh_plan.task_data(case, run_context, writeup)
+    assert torch.equal(splits.eval.labels, again.eval.labels)
+    assert writeup.budget.optimizer == "adamw" and writeup.budget.batch_size == 32
+    assert (writeup.budget.patience, writeup.budget.monitor) == (10, "accuracy")
+    assert (writeup.budget_for("lr").patience, writeup.budget_for("lr").monitor) == (20, "loss")
+    assert writeup.softmax_loss and writeup.weights == "imagenet"
+
+
+def test_writeup_thresholds_are_the_authors_lowest_minus_the_margin():
+    thresholds = sbh.PROFILES["writeup"].thresholds
+    lowest = min(float(r["accuracy"]) for r in writeups.rows("001_experiment_2") if r["backbone"] == "resnet18")
+    assert thresholds["writeup001/resnet18"] == {"acc_all_heads": math.floor((lowest - 0.01) * 100) / 100}
+    assert "writeup001-exp1/resnet18" in thresholds
+    # Groups where the authors' own runs sat at chance get no threshold from them.
+    assert "lr/lr5e-3/resnet18" not in thresholds
 
 
 def test_extra_digits_add_one_custom_grid_and_known_combos_are_not_repeated():
@@ -123,7 +182,18 @@ def test_ci_subset_covers_every_structure_backbone_and_experiment():
     chosen = [by_id[case_id] for case_id in sbh.CI_CASES]
     assert {c.structure for c in chosen} == set(sbh.STRUCTURES)
     assert {c.backbone for c in chosen} == set(sbh.BACKBONES)
-    assert {c.experiment for c in chosen} == {"combos", "size", "lr"}
+    assert {c.experiment for c in chosen} == {"writeup001", "combos", "size", "lr"}
+    assert all(c.in_cpu_default for c in chosen)
+
+
+def test_cpu_default_is_the_documented_subset():
+    default = [c for c in sbh.all_cases() if c.in_cpu_default and c.id not in sbh.CI_CASES]
+    assert {c.backbone for c in default if c.experiment == "writeup001"} == set(sbh.BACKBONES)
+    assert {c.train_size for c in default if c.experiment == "size"} == set(sbh.CPU_DEFAULT_SIZES)
+    assert {c.lr for c in default if c.experiment == "lr"} == set(sbh.CPU_DEFAULT_RATES)
+    assert not [c for c in default if c.selection == "mean_heads"]
+    extended = [c for c in sbh.all_cases() if not c.in_cpu_default]
+    assert all("sbh_extended" in sbh.case_markers(c) for c in extended)
 
 
 def test_every_threshold_group_names_real_cases():
@@ -134,9 +204,14 @@ def test_every_threshold_group_names_real_cases():
 
 def test_groups_without_calibration_get_the_floor_and_say_so():
     calibrated = sbh.SbhCase((0, 1, 2), "arch1", "resnet18")
-    assert calibrated.thresholds(sbh.PROFILES["smoke"]) == ({"acc_all_heads": 0.97}, True)
+    assert calibrated.thresholds(sbh.PROFILES["smoke"]) == (
+        sbh.PROFILES["smoke"].thresholds["writeup001/resnet18"],
+        True,
+    )
     unknown = sbh.SbhCase((6, 8, 9), "arch1", "resnet18", train_size=123, experiment="size")
     assert unknown.thresholds(sbh.PROFILES["smoke"]) == (sbh.UNCALIBRATED_FLOOR, False)
+    exp1 = sbh.SbhCase((6, 8, 9), "arch1", "resnet18", selection="mean_heads", experiment="custom")
+    assert exp1.thresholds(sbh.PROFILES["smoke"]) == ({"acc_mean_heads": 0.5}, False)
 
 
 def test_the_grid_is_the_model_registry_s_families():
@@ -147,7 +222,10 @@ def test_the_grid_is_the_model_registry_s_families():
 
 def test_case_markers_come_from_the_experiments():
     by_id = {c.id: c for c in sbh.all_cases([(2, 5, 7)])}
-    assert sbh.case_markers(by_id["d012-arch1-resnet18"]) == ["sbh_writeup001", "sbh_combos"]
-    assert sbh.case_markers(by_id["d034-arch3-resnet50"]) == ["sbh_combos", "ci"]
+    assert sbh.case_markers(by_id["d012-arch1-resnet18"]) == ["sbh_writeup001", "sbh_combos", "ci"]
+    assert sbh.case_markers(by_id["d012-arch1-resnet34"]) == ["sbh_writeup001", "sbh_combos"]
+    assert sbh.case_markers(by_id["d012-exp1-arch1-resnet18"]) == ["sbh_writeup001", "sbh_extended"]
+    assert sbh.case_markers(by_id["d034-arch3-resnet34"]) == ["sbh_combos", "ci"]
+    assert sbh.case_markers(by_id["d034-arch3-resnet50"]) == ["sbh_combos", "sbh_extended"]
     assert sbh.case_markers(by_id["d257-arch1-resnet18"]) == ["sbh_custom"]
     assert {m for e in sbh.EXPERIMENTS for m in [e.marker]} == {m for m, _ in sbh.STUDY.markers()} - {"sbh"}

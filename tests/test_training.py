@@ -10,7 +10,7 @@ from harness.errors import Diverged
 from harness.lifecycle import check_passed, run_case
 from harness.records import read_record
 from harness.settings import Budget, TimingRounds
-from harness.train import DeviceData, evaluate, fit, prepare_model, train_one_epoch
+from harness.train import DeviceData, epochs_for, evaluate, fit, prepare_model, train_one_epoch
 from studies import blocks, sbh
 from studies.blocks.plan import data as blocks_data
 from studies.sbh.plan import SbhTask, metrics, plan, task_data
@@ -36,7 +36,7 @@ def test_untrained_model_fails_the_smoke_threshold(structure, d012, run_context)
     model = prepare_model(models.create(structure, backbone="resnet18"), run_context.device)
     _, test = d012
     logits = evaluate(model, test, batch_size=1024, device=run_context.device)
-    assert metrics(logits, test.labels)["acc_all_heads"] < LOWEST_BAR <= THRESHOLD
+    assert metrics(SbhTask(), logits, test.labels)["acc_all_heads"] < LOWEST_BAR <= THRESHOLD
 
 
 def test_model_trained_on_shuffled_labels_fails_the_smoke_threshold(d012, run_context):
@@ -47,8 +47,8 @@ def test_model_trained_on_shuffled_labels_fails_the_smoke_threshold(d012, run_co
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     model = prepare_model(models.create("arch2", backbone="resnet18"), run_context.device)
-    _, logits = fit(model, shuffled, test, SbhTask, SMOKE.budget, device=run_context.device, generator=generator)
-    assert metrics(logits, test.labels)["acc_all_heads"] < THRESHOLD
+    _, logits = fit(model, shuffled, test, SbhTask(), SMOKE.budget, device=run_context.device, generator=generator)
+    assert metrics(SbhTask(), logits, test.labels)["acc_all_heads"] < THRESHOLD
 
 
 def test_same_seed_on_the_cpu_gives_identical_metrics(run_context, mnist_root, tmp_path):
@@ -71,9 +71,9 @@ class _ExplodingTask:
     def loss(self, outputs, labels):
         self.calls += 1
         scale = 1.0 if self.calls <= 2 else float("inf")
-        return SbhTask.loss(outputs, labels) * scale
+        return SbhTask().loss(outputs, labels) * scale
 
-    correct = staticmethod(SbhTask.correct)
+    correct = staticmethod(SbhTask().correct)
 
 
 def test_non_finite_loss_stops_with_epoch_and_step():
@@ -101,6 +101,37 @@ class _DictOut(torch.nn.Module):
 
     def forward(self, x):
         return {"abc": self.net(x)}
+
+
+def _toy_data(n: int, seed: int) -> DeviceData:
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 3, (n,), generator=generator)
+    images = (labels.view(-1, 1, 1) * 60 + torch.randint(0, 90, (n, 4, 4), generator=generator)).to(torch.uint8)
+    return DeviceData(images, labels)
+
+
+@pytest.mark.parametrize("monitor", ["accuracy", "loss"])
+def test_early_stopping_restores_the_best_epoch_and_stops_after_patience(monitor):
+    torch.manual_seed(0)
+    model = _DictOut(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)))
+    train, val = _toy_data(256, 1), _toy_data(64, 2)
+    budget = Budget(epochs=40, batch_size=16, lr=3e-2, optimizer="adamw", patience=3, monitor=monitor)
+    history, logits = fit(
+        model, train, val, SbhTask(), budget, device=torch.device("cpu"), generator=torch.Generator().manual_seed(0)
+    )
+    best = [h for h in history if h.best]
+    assert len(best) == 1
+    value = (lambda h: h.eval_acc) if monitor == "accuracy" else (lambda h: -h.eval_loss)
+    assert value(best[0]) == max(value(h) for h in history)
+    assert len(history) == 40 or len(history) - best[0].epoch == budget.patience
+    again = evaluate(model, val, batch_size=64, device=torch.device("cpu"))
+    assert torch.equal(again["abc"], logits["abc"])
+    assert SbhTask().correct(logits, val.labels).item() / len(val) == best[0].eval_acc
+
+
+def test_min_steps_raises_the_epochs_of_a_small_subset():
+    budget = Budget(epochs=1, batch_size=32, lr=1e-4, min_steps=96)
+    assert epochs_for(budget, 3072) == 1 and epochs_for(budget, 110) == 32 and epochs_for(budget, 1175) == 3
 
 
 def test_budget_is_frozen():
@@ -146,3 +177,42 @@ def test_an_error_record_keeps_its_traceback(run_context, mnist_root, tmp_path, 
     assert "in broken_metrics" in record.traceback and record.traceback.rstrip().endswith("ZeroDivisionError: planted")
     assert 0 < len(record.traceback) <= 4000
     assert read_record(tmp_path / "sbh" / f"{case.id}-seed0.json").traceback == record.traceback
+
+
+def test_writeup_protocol_runs_end_to_end_on_a_tiny_subset(run_context, mnist_root, tmp_path):
+    """The authors' protocol on 320 images: AdamW, a seeded 10 % validation split, early
+    stopping on experiment 1's metric, the best epoch tested, softmax before the loss."""
+    writeup = sbh.PROFILES["writeup"]
+    tiny = replace(
+        writeup, train_images=320, budget=replace(writeup.budget, epochs=3, patience=1), timing=TimingRounds(1)
+    )
+    ctx = replace(
+        run_context,
+        device=torch.device("cpu"),
+        results_dir=tmp_path,
+        profile="writeup",
+        weights="none",
+        _cache=run_context._cache,
+    )
+    case = sbh.SbhCase(sbh.WRITEUP001_DIGITS, "arch3", "resnet18", selection="mean_heads")
+    record = run_case(plan(case, ctx, tiny), ctx)
+    assert record.status in ("passed", "failed"), record.error
+    assert record.params["loss_on"] == "softmax" and record.params["weights"] == "none"
+    assert record.params["selection"] == "acc_mean_heads" and record.thresholds == tiny.thresholds[case.group]
+    assert record.budget["optimizer"] == "adamw" and record.budget["train_images"] == 288
+    assert 1 <= record.metrics["best_epoch"] <= record.metrics["epochs_run"] <= 3
+    assert sum(c["best"] for c in record.curves) == 1
+    assert record.metrics["latency_b32_s"] > 0
+
+
+def test_writeup_profile_without_imagenet_weights_skips_naming_the_file(run_context, mnist_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def offline(*args, **kwargs):
+        raise OSError("no network here")
+
+    monkeypatch.setattr("torchvision.models._api.load_state_dict_from_url", offline)
+    ctx = replace(run_context, device=torch.device("cpu"), results_dir=tmp_path, profile="writeup", weights="auto")
+    case = sbh.SbhCase(sbh.WRITEUP001_DIGITS, "arch2", "resnet18")
+    with pytest.raises(pytest.skip.Exception, match=r"place resnet18-f37072fd\.pth .* at .*torch/hub/checkpoints"):
+        run_case(plan(case, ctx), ctx)

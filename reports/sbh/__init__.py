@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from reports.figures import grouped_bars
+from reports.sbh import claims, writeup
 from reports.sbh.sections import combos_section, figure_entry, pareto_part, reproduce_command, sweep_section
 from reports.sbh.summaries import (
     ACCURACY_METRICS,
@@ -20,7 +21,17 @@ from reports.sbh.summaries import (
     summary,
     writeup000_summary,
 )
-from reports.sbh.tables import cases_frame, ci_pivot, expected_cases, failed_mask, pivot, shown, structures_table
+from reports.sbh.tables import (
+    budget,
+    budget_words,
+    cases_frame,
+    ci_pivot,
+    expected_cases,
+    failed_mask,
+    pivot,
+    shown,
+    structures_table,
+)
 from studies import sbh
 
 
@@ -36,7 +47,8 @@ def build(
     """Everything the ``sbh`` template needs; figures are written under ``figures_dir``."""
     df = cases_frame(df_all)
     ran = set(df["case_id"]) if not df.empty else set()
-    missing = [case_id for case_id in expected_cases(df_all) if case_id not in ran]
+    expected = expected_cases(df_all)
+    missing = [case_id for case_id in expected if case_id not in ran]
     measured = df[df["measured"]] if not df.empty else df
     writeup000 = {}
     if not measured.empty:
@@ -45,7 +57,15 @@ def build(
             "size": sweep_section(df, "size", figures_dir, link_prefix),
             "lr": sweep_section(df, "lr", figures_dir, link_prefix),
         }
+    spent = budget(df) if not df.empty else {}
+    words = budget_words(spent) if spent else ""
     context = {
+        "budget": spent,
+        "expected_count": len(expected),
+        "deviations": {p: sbh.PROFILES[p].deviation for p in spent.get("profiles", []) if p in sbh.PROFILES},
+        "budget_words": words,
+        "versus": writeup.section(df, figures_dir, link_prefix) if not df.empty else None,
+        "claims": claims.check(df) if not df.empty else None,
         "structures": structures_table(),
         "experiments": {e.key: e for e in sbh.EXPERIMENTS},
         "missing": missing,

@@ -17,6 +17,8 @@ METRIC_COLUMNS = [
     "test_loss",
     "train_s",
     "inference_s",
+    "latency_b32_s",
+    "best_epoch",
 ]
 PRIMARY = "acc_all_heads"  # write-up 000's charts compare one accuracy; ours is the stricter of the two
 # Registry order (structure (1) first, resnet18 first), not alphabetical.
@@ -62,6 +64,7 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     df["experiment"] = df["params.experiment"]
     df["train_size"] = df.get("params.train_size", pd.Series(float("nan"), index=df.index)).astype(float)
     df["lr"] = df.get("params.lr", pd.Series(float("nan"), index=df.index)).astype(float)
+    df["selection"] = df.get("params.selection", pd.Series("acc_all_heads", index=df.index)).fillna("acc_all_heads")
     df["measured"] = measured(df)
     order = ["digits", "train_size", "lr", "structure", "backbone"]
     return df.sort_values(
@@ -107,7 +110,9 @@ def failed_mask(df: pd.DataFrame) -> pd.DataFrame:
 def expected_cases(df: pd.DataFrame) -> list[str]:
     """Write-up 001's grid is always expected; another experiment (or --digits combo) once any of its cases ran."""
     experiments = set(df.get("params.experiment", pd.Series(dtype=object)))
-    expected = [case.id for case in sbh.experiment_cases("writeup001")]
+    # Experiment 1 of write-up 001 runs on its own only with early stopping (the writeup profile).
+    exp1 = "writeup" in set(df.get("profile", pd.Series(dtype=object)))
+    expected = [case.id for case in sbh.experiment_cases("writeup001") if exp1 or case.selection == "all_heads"]
     for name in ("combos", "size", "lr"):
         if name in experiments:
             expected += [case.id for case in sbh.experiment_cases(name)]
@@ -145,3 +150,41 @@ def pivot_by(df: pd.DataFrame, index: str, columns: str, values: str = PRIMARY) 
         table = table.reindex(columns=[b for b in list(sbh.BACKBONES) if b in table.columns])
     table.columns.name = columns
     return table
+
+
+def budget(df: pd.DataFrame) -> dict:
+    """What the numbers of the document were trained with, read from the records."""
+
+    def values(column: str) -> list:
+        return sorted(set(df[column].dropna()), key=str) if column in df else []
+
+    return {
+        "profiles": values("profile"),
+        "train_images": [int(v) for v in values("budget.train_images")],
+        "epochs": [int(v) for v in values("budget.epochs")],
+        "min_steps": [int(v) for v in values("budget.min_steps")],
+        "patience": [int(v) for v in values("budget.patience")],
+        "batch": [int(v) for v in values("budget.batch_size")],
+        "lr": values("budget.lr"),
+        "optimizer": values("budget.optimizer") or ["adam"],
+        "loss_on": values("params.loss_on") or ["logits"],
+        "weights": values("params.weights") or ["none"],
+        "seeds": sorted({int(s) for s in df["seed"]}) if "seed" in df else [],
+        "devices": values("environment.gpu") or values("environment.cpu"),
+        "present": int(df["case_id"].nunique()) if "case_id" in df else 0,
+    }
+
+
+def budget_words(spent: dict) -> str:
+    """The budget in one line, e.g. for a verdict "not comparable (different budget: ...)"."""
+    steps = f", at least {'/'.join(map(str, spent['min_steps']))} steps" if any(spent["min_steps"]) else ""
+    stop = (
+        f", early stopping (patience {'/'.join(map(str, spent['patience']))}), best epoch tested"
+        if spent["patience"]
+        else ", last weights tested"
+    )
+    return (
+        f"{'/'.join(spent['profiles'])} profile, {'/'.join(map(str, spent['epochs']))} epoch(s){steps}{stop}, "
+        f"{'/'.join(spent['optimizer'])}, batch {'/'.join(map(str, spent['batch']))}, "
+        f"cross-entropy on {'/'.join(spent['loss_on'])}, backbone weights {'/'.join(spent['weights'])}"
+    )

@@ -36,7 +36,7 @@ from studies.sbh.plan import SbhTask, select_digits
 
 
 def _task(case: PerfCase):
-    return SbhTask if case.digits else ClassificationTask
+    return SbhTask() if case.digits else ClassificationTask
 
 
 def _images(ctx: RunContext, case: PerfCase) -> tuple[torch.Tensor, torch.Tensor]:
