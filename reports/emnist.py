@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+import studies.writeups as writeups
 from reports import stats
 from reports.figures import grouped_bars, save_figure
 from reports.load import find_artifact, load_predictions, measured
@@ -154,6 +155,7 @@ def build(
     training = df[df["measured"] & (df["case_id"] != emnist.DATA_ID)]
     skipped = df[df["status"] == "error"]
     context = {
+        "recomputed": writeup_selection_recomputed(),
         "data": data_part(df, records, results_dirs, figures_dir, link_prefix),
         "not_run": None,
         "problems": df[~df["status"].isin(["passed"])][["case_id", "status", "error"]],
@@ -225,4 +227,92 @@ def not_run(figures_dir: Path, link_prefix: str) -> dict:
     cases = pd.DataFrame(
         [{"case": c.id, "group": c.group, "what it changes": c.change or "—"} for c in emnist.cases()]
     ).set_index("case")
-    return {"files": emnist.DATA_FILES, "splits": emnist.SPLIT_SIZES, "writeup": writeup, "cases": cases}
+    return {
+        "files": emnist.DATA_FILES,
+        "splits": emnist.SPLIT_SIZES,
+        "writeup": writeup,
+        "cases": cases,
+        "recomputed": writeup_selection_recomputed(),
+    }
+
+
+def _minmax(values: pd.Series, higher_is_better: bool) -> pd.Series:
+    lo, hi = values.min(), values.max()
+    scaled = (values - lo) / (hi - lo)
+    return scaled if higher_is_better else 1 - scaled
+
+
+def writeup_selection_recomputed() -> dict:
+    """Write-up 004's "additional candidate" score (top-5 + GPU time + parameters, each
+    min-max normalised, summed) recomputed from the inputs its own table lists, beside the
+    values the write-up printed. Inputs: ``studies/writeups/004_candidates.csv``; printed
+    values: ``004_selection_table.csv`` (both transcribed from the write-up's slides)."""
+    inputs = pd.DataFrame(writeups.rows("004_candidates")).set_index("model")
+    for column in ("params", "top5_pct", "gpu_ms"):
+        inputs[column] = pd.to_numeric(inputs[column], errors="coerce")
+    printed = pd.DataFrame(writeups.rows("004_selection_table"))
+
+    def printed_column(model_col: str, value_col: str) -> pd.Series:
+        part = printed[[model_col, value_col]].replace("", np.nan).dropna()
+        return pd.to_numeric(part.set_index(model_col)[value_col])
+
+    ours = pd.DataFrame(
+        {
+            "top5": _minmax(inputs["top5_pct"].dropna(), True),
+            # The write-up gives 0 to a model without a GPU time or parameter count.
+            "gpu": _minmax(inputs["gpu_ms"].dropna(), False),
+            "params": _minmax(inputs["params"].dropna(), False),
+        }
+    )
+    theirs = pd.DataFrame(
+        {
+            "top5": printed_column("top5_model", "top5_norm"),
+            "gpu": printed_column("gpu_model", "gpu_norm"),
+            "params": printed_column("params_model", "params_norm"),
+            "score": printed_column("score_model", "score"),
+        }
+    )
+    scored = theirs["score"].dropna().index
+    ours["score"] = ours[["top5", "gpu", "params"]].loc[scored].sum(axis=1)
+    rows = []
+    for model in inputs.index:
+        row = {"model": model}
+        for part in ("top5", "gpu", "params", "score"):
+            mine, printed_value = ours[part].get(model, np.nan), theirs[part].get(model, np.nan)
+            row[f"{part} (write-up)"] = printed_value
+            row[f"{part} (recomputed)"] = round(mine, 3) if pd.notna(mine) else np.nan
+        # Printed to two decimals: a part within 0.01 (rounding or truncation) and a sum of three
+        # such parts within 0.015 count as the same number.
+        tolerance = {"top5": 0.01, "gpu": 0.01, "params": 0.01, "score": 0.015}
+        off = [
+            p
+            for p, limit in tolerance.items()
+            if pd.notna(row[f"{p} (recomputed)"])
+            and pd.notna(row[f"{p} (write-up)"])
+            and abs(row[f"{p} (recomputed)"] - row[f"{p} (write-up)"]) > limit + 1e-9
+        ]
+        if pd.notna(row["score (write-up)"]):
+            row["write-up's parts summed"] = round(sum(row[f"{p} (write-up)"] for p in ("top5", "gpu", "params")), 2)
+        row["check"] = f"differs: {', '.join(off)}" if off else "same (to rounding)"
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("model")
+    ranked = table["score (recomputed)"].dropna().sort_values(ascending=False)
+    printed_rank = table["score (write-up)"].dropna().sort_values(ascending=False, kind="stable")
+    return {
+        "table": table,
+        "differs": [
+            f"{m} ("
+            + ", ".join(
+                f"{p} {table.loc[m, f'{p} (write-up)']:.2f} printed, {table.loc[m, f'{p} (recomputed)']:.3f} recomputed"
+                for p in table.loc[m, "check"].removeprefix("differs: ").split(", ")
+            )
+            + ")"
+            for m in table.index
+            if table.loc[m, "check"].startswith("differs")
+        ],
+        "sums_add_up": bool(
+            (table["write-up's parts summed"].dropna() - table["score (write-up)"].dropna()).abs().max() < 0.005
+        ),
+        "top_recomputed": list(ranked.index[:3]),
+        "top_printed": list(printed_rank.index[:3]),
+    }

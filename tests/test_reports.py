@@ -11,6 +11,7 @@ import pytest
 
 from fakes import fake_record, write_records
 from harness.records import ResultRecord
+from reports import emnist as reports_emnist
 from reports.__main__ import main
 from studies import sbh
 
@@ -442,3 +443,19 @@ def test_emnist_has_a_page_without_records(grid_records, tmp_path):
     assert re.search(r"\| resnet50-b2048\s+\|\s+0\.76\d*\s+\|\s+20", text), "write-up 004's numbers, from the data file"
     index = (tmp_path / "out" / "index.md").read_text()
     assert "not run: [emnist.md](emnist.md) says why and how" in index
+    assert "## Write-up 004's selection score, recomputed" in text
+
+
+def test_writeup004_selection_score_is_recomputed_from_its_inputs():
+    """Min-max normalisation of the write-up's own inputs: the best model scores 1, the worst 0,
+    and where the printed table disagrees with its inputs beyond rounding it is named."""
+    result = reports_emnist.writeup_selection_recomputed()
+    table = result["table"]
+    assert table.loc["EfficientNetB7", "top5 (recomputed)"] == 1.0 and table.loc["SqueezeNet", "top5 (recomputed)"] == 0
+    assert table.loc["MobileNet", "gpu (recomputed)"] == 1.0 and table.loc["VGG16", "params (recomputed)"] == 0
+    # SENet: 115M parameters of 60K..138M -> (138 - 115) / (138 - 0.06) = 0.167, printed 0.18.
+    assert table.loc["SENet", "params (recomputed)"] == pytest.approx(0.167, abs=5e-4)
+    assert table.loc["SENet", "check"] == "differs: top5, params"
+    assert table.loc["EfficientNetB1", "check"] == "same (to rounding)"
+    assert table.loc["EfficientNetB1", "score (write-up)"] == 2.74 and result["sums_add_up"]
+    assert result["top_printed"][:2] == ["EfficientNetB1", "EfficientNetB2"]
