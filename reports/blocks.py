@@ -203,20 +203,13 @@ def conclusions(df: pd.DataFrame) -> list[str]:
     if len(ok) == 1:
         return [f"Only **{best}** ran ({ok.loc[best, 'test_acc']:.4f})."]
     second = ok.index[1]
-    gap = ok.loc[best, "test_acc"] - ok.loc[second, "test_acc"]
     seeds = int(min(ok.loc[best, "seeds"], ok.loc[second, "seeds"]))
     spread = max(
         ok.loc[best, "test_acc_max"] - ok.loc[best, "test_acc_min"],
         ok.loc[second, "test_acc_max"] - ok.loc[second, "test_acc_min"],
     )
     a, b = ok.loc[best, "test_acc"], ok.loc[second, "test_acc"]
-    if seeds < 2:
-        word = f"one seed, untested: **{best}** {a:.4f} and **{second}** {b:.4f} are {gap:.4f} apart"
-    elif gap > spread:
-        word = f"**{best}** ({a:.4f}), {gap:.4f} above **{second}**, more than the {spread:.4f} spread of {seeds} seeds"
-    else:
-        word = f"tie (within noise): **{best}** and **{second}** are {gap:.4f} apart, inside the {spread:.4f} spread"
-        word += f" of {seeds} seeds"
+    word = stats.gap_words(best, a, second, b, spread=spread, seeds=seeds)
     lines = [f"Most accurate block network: {word}. Lowest: **{ok.index[-1]}** ({ok['test_acc'].iloc[-1]:.4f})."]
     writeup = blocks.writeup_results()
     writeup_order = sorted(writeup, key=lambda n: -writeup[n]["test_acc"])

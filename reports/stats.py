@@ -133,3 +133,27 @@ def pareto_front(df: pd.DataFrame, accuracy: str, cost: str) -> pd.Series:
         bool(((acc >= a) & (time <= t) & ((acc > a) | (time < t))).any()) for a, t in zip(acc, time, strict=True)
     ]
     return pd.Series(~np.array(dominated, dtype=bool), index=df.index)
+
+
+def gap_words(better: str, a: float, other: str, b: float, *, spread: float, seeds: int) -> str:
+    """How a report words ``better`` (mean ``a``) against ``other`` (``b``): "one seed, untested"
+    with a single seed; a real lead only beyond the seeds' spread; otherwise a tie."""
+    gap = a - b
+    if seeds < 2:
+        return f"one seed, untested: **{better}** {a:.4f} and **{other}** {b:.4f} are {gap:.4f} apart"
+    if gap > spread:
+        return (
+            f"**{better}** ({a:.4f}), {gap:.4f} above **{other}**, more than the {spread:.4f} spread of {seeds} seeds"
+        )
+    return (
+        f"tie (within noise): **{better}** and **{other}** are {gap:.4f} apart, inside the {spread:.4f} spread "
+        f"of {seeds} seeds"
+    )
+
+
+def ratio_words(slow: float, fast: float, what_fast: str, what_slow: str) -> str:
+    """ "A is N.Nx faster than B", or "about the same" where the ratio rounds to 1.0."""
+    ratio = slow / fast
+    if round(ratio, 1) == 1.0:
+        return f"{what_fast} and {what_slow} take about the same time (ratio {ratio:.2f})"
+    return f"{what_fast} is **{ratio:.1f}x faster** than {what_slow}"

@@ -40,7 +40,9 @@ def test_tables_match_the_records(grid_records, tmp_path):
     text = (tmp_path / "out" / "sbh.md").read_text()
     row = next(line for line in text.splitlines() if line.startswith("| arch4-2 (4)-2") and "0.9700" in line)
     assert row.count("0.9700") == 3
-    assert "best structure **arch3 (3)** (0.9950" in text and "worst **arch4-2 (4)-2** (0.9700)" in text
+    assert "one seed, untested: **arch3 (3)** 0.9950 and **arch4-1 (4)-1** 0.9920" in text
+    assert "lowest **arch4-2 (4)-2** (0.9700)" in text
+    assert "Matched cells: 15 records = 5 structures x 3 backbone(s) (resnet18, resnet34, resnet50) x 1 seed(s)" in text
     assert "shared backbone is **2.0x faster**" in text
     assert "resnet50 takes 4.0x the time of resnet18" in text
     assert "Every expected case ran and passed" in text
@@ -83,9 +85,22 @@ def test_statements_follow_the_numbers(grid_records, tmp_path):
         path.write_text(path.read_text().replace('"acc_all_heads": 0.985', '"acc_all_heads": 0.999'))
     render(grid_records, tmp_path / "out")
     assert (
-        "all heads right (write-up 001, experiment 2): best structure **arch2 (2)**"
+        "all heads right (write-up 001, experiment 2): one seed, untested: **arch2 (2)**"
         in (tmp_path / "out" / "sbh.md").read_text()
     )
+
+
+def test_comparisons_use_matched_cells_and_say_tie_or_lead_by_the_seed_spread(three_seed_records, tmp_path):
+    """A stray case of one structure on another backbone must not enter the means; with three
+    seeds a gap beyond the spread is a lead and one inside it a tie; a 1.0x ratio is no speed-up."""
+    stray = fake_record(sbh.SbhCase(sbh.WRITEUP001_DIGITS, "arch3", "resnet18"), acc=0.5, seconds=1.0, seed=5)
+    write_records(three_seed_records, [stray])
+    assert render(three_seed_records, tmp_path / "out") == 0
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    # The stray seed 5 has no full block of five structures: it is not among the matched records.
+    assert "Matched cells: 45 records = 5 structures x 3 backbone(s) (resnet18, resnet34, resnet50) x 3 seed(s)" in text
+    assert "**arch1 (1)** (0.9910), 0.0050 above **arch3 (3)**, more than the 0.0020 spread of 3 seeds" in text
+    assert "take about the same time (ratio 1.00)" in text and "1.0x faster" not in text
 
 
 def test_figures_are_valid_pngs_and_every_link_resolves(grid_records, tmp_path):

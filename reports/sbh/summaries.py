@@ -8,7 +8,7 @@ import pandas as pd
 
 from reports import stats
 from reports.load import load_predictions
-from reports.sbh.tables import PRIMARY, label
+from reports.sbh.tables import PRIMARY, complete_blocks, label
 from studies import sbh
 
 ACCURACY_METRICS = {
@@ -26,36 +26,48 @@ WRITEUP000_SAID = {
 TRADEOFF_TOLERANCE = 0.005
 
 
+def _spread(cells: pd.DataFrame, metric: str) -> tuple[float, int]:
+    """Widest seed-to-seed range of one case among these cells, and the fewest seeds of a case."""
+    per_case = cells.groupby("case_id")[metric]
+    return float((per_case.max() - per_case.min()).max()), int(per_case.count().min())
+
+
 def summary(df: pd.DataFrame) -> list[str]:
-    """Write-up 001's conclusions, recomputed from these records; each sentence cites its numbers."""
-    measured = df[df["measured"]]
-    if measured.empty:
-        return []
-    lines = []
+    """Write-up 001's conclusions, recomputed from these records over matched cells only (the
+    (backbone, seed) blocks in which all five structures ran), each sentence worded by its evidence."""
+    cells = complete_blocks(df, ["backbone", "seed"])
+    if cells.empty:
+        return ["No backbone has all five structures in these records, so no structure comparison is made."]
+    backbones = sorted(set(cells["backbone"]), key=list(sbh.BACKBONES).index)
+    lines = [
+        f"Matched cells: {len(cells)} records = 5 structures x {len(backbones)} backbone(s) "
+        f"({', '.join(backbones)}) x {cells['seed'].nunique()} seed(s); every mean below is over these."
+    ]
     for metric, title in ACCURACY_METRICS.items():
-        per_structure = measured.groupby("structure")[metric].mean().sort_values()
-        best, worst = per_structure.index[-1], per_structure.index[0]
+        per_structure = cells.groupby("structure")[metric].mean().sort_values(ascending=False)
+        spread, seeds = _spread(cells, metric)
+        best, second, worst = per_structure.index[0], per_structure.index[1], per_structure.index[-1]
         lines.append(
-            f"{title}: best structure **{label(best)}** ({per_structure[best]:.4f} mean over backbones), "
-            f"worst **{label(worst)}** ({per_structure[worst]:.4f})."
+            f"{title}: "
+            + stats.gap_words(
+                label(best), per_structure[best], label(second), per_structure[second], spread=spread, seeds=seeds
+            )
+            + f"; lowest **{label(worst)}** ({per_structure[worst]:.4f})."
         )
-    flags = measured["structure"].map(lambda s: (sbh.STRUCTURES[s].shared_backbone, sbh.STRUCTURES[s].shared_head))
+    flags = cells["structure"].map(lambda s: (sbh.STRUCTURES[s].shared_backbone, sbh.STRUCTURES[s].shared_head))
     shared_bb, shared_head = flags.map(lambda f: f[0]), flags.map(lambda f: f[1])
     for metric in ACCURACY_METRICS:
-        lines.append(_compare(measured, shared_head, metric, "split heads", "a shared head", "accuracy", f"`{metric}`"))
-    lines.append(
-        _compare(
-            measured, shared_bb, "acc_all_heads", "split backbones", "a shared backbone", "accuracy", "`acc_all_heads`"
-        )
-    )
-    time_split = measured.loc[~shared_bb, "inference_s"].mean()
-    time_shared = measured.loc[shared_bb, "inference_s"].mean()
+        lines.append(_compare(cells, shared_head, metric, "split heads", "a shared head", f"`{metric}`"))
+    lines.append(_compare(cells, shared_bb, "acc_all_heads", "split backbones", "a shared backbone", "`acc_all_heads`"))
+    time_split = cells.loc[~shared_bb, "inference_s"].mean()
+    time_shared = cells.loc[shared_bb, "inference_s"].mean()
     if pd.notna(time_split) and pd.notna(time_shared) and time_shared > 0:
         lines.append(
-            f"Inference: a shared backbone is **{time_split / time_shared:.1f}x faster** than split backbones "
-            f"({time_shared:.3f} s vs {time_split:.3f} s for the test subset, mean over backbones)."
+            "Inference: "
+            + stats.ratio_words(time_split, time_shared, "a shared backbone", "split backbones")
+            + f" ({time_shared:.3f} s vs {time_split:.3f} s for the test subset, mean over the matched cells)."
         )
-    by_backbone = measured.groupby("backbone")["inference_s"].mean()
+    by_backbone = cells.groupby("backbone")["inference_s"].mean()
     if len(by_backbone) > 1:
         fastest, slowest = by_backbone.idxmin(), by_backbone.idxmax()
         lines.append(
@@ -63,16 +75,25 @@ def summary(df: pd.DataFrame) -> list[str]:
             f"{by_backbone[slowest] / by_backbone[fastest]:.1f}x "
             f"the time of {fastest} (mean over structures)."
         )
-    lines.append(tradeoff(measured))
+    lines.append(tradeoff(cells))
     return lines
 
 
-def _compare(df, is_b, metric, name_a, name_b, what, metric_label) -> str:
+def _compare(df, is_b, metric, name_a, name_b, metric_label) -> str:
+    """Group a against group b, worded by the cells' seed spread (see stats.gap_words)."""
     a, b = df.loc[~is_b, metric].mean(), df.loc[is_b, metric].mean()
-    if pd.isna(a) or pd.isna(b):
-        return f"{what.capitalize()} of {name_a} vs {name_b}: not both present in these records."
-    verb = "higher" if a > b else "lower" if a < b else "equal"
-    return f"{metric_label}: {name_a} score {verb} than {name_b} ({a:.4f} vs {b:.4f}, difference {a - b:+.4f})."
+    spread, seeds = _spread(df, metric)
+    if a >= b:
+        return (
+            f"{metric_label}, {name_a} vs {name_b}: "
+            + stats.gap_words(name_a, a, name_b, b, spread=spread, seeds=seeds)
+            + "."
+        )
+    return (
+        f"{metric_label}, {name_a} vs {name_b}: "
+        + stats.gap_words(name_b, b, name_a, a, spread=spread, seeds=seeds)
+        + "."
+    )
 
 
 def tradeoff(df: pd.DataFrame) -> str:
