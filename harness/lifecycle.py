@@ -237,7 +237,8 @@ def fill_training(
         inference_images_per_s=test_images / timing.median_s,
     )
     record.timing = asdict(timing)
-    record.budget.update(train_images=train_images, test_images=test_images)
+    # The epochs actually trained: min_steps can raise them, early stopping can cut them short.
+    record.budget.update(train_images=train_images, test_images=test_images, epochs_trained=len(history))
 
 
 def save_arrays(record: ResultRecord, results_dir: Path, key: str, stem: str, **arrays: np.ndarray) -> None:

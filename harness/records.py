@@ -31,7 +31,7 @@ model               params (count), flops_per_image (forward), description (the 
                     docstring), peak memory where measured
 artifacts           {name: file name} of files written beside the record (weights, attributions)
 budget              epochs (the cap under early stopping), batch_size, lr, optimizer, patience,
-                    monitor, min_steps, train_images, test_images
+                    monitor, min_steps, train_images, test_images, epochs_trained
 environment         machine: cpu, gpu, driver, torch/torchvision/cuda versions, threads
 git_commit          commit of the suite (``-dirty`` when the tree had changes)
 started_at, finished_at   ISO-8601 UTC timestamps

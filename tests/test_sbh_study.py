@@ -189,7 +189,8 @@ def test_ci_subset_covers_every_structure_backbone_and_experiment():
 def test_cpu_default_is_the_documented_subset():
     default = [c for c in sbh.all_cases() if c.in_cpu_default and c.id not in sbh.CI_CASES]
     assert {c.backbone for c in default if c.experiment == "writeup001"} == set(sbh.BACKBONES)
-    assert {c.train_size for c in default if c.experiment == "size"} == set(sbh.CPU_DEFAULT_SIZES)
+    sizes = {c.train_size for c in default if c.experiment == "size"}
+    assert sizes == set(sbh.CPU_DEFAULT_SIZES) == {400, 2000, 4800, 10000}
     assert {c.lr for c in default if c.experiment == "lr"} == set(sbh.CPU_DEFAULT_RATES)
     assert not [c for c in default if c.selection == "mean_heads"]
     extended = [c for c in sbh.all_cases() if not c.in_cpu_default]

@@ -162,6 +162,7 @@ def budget(df: pd.DataFrame) -> dict:
         "profiles": values("profile"),
         "train_images": [int(v) for v in values("budget.train_images")],
         "epochs": [int(v) for v in values("budget.epochs")],
+        "epochs_trained": [int(v) for v in values("budget.epochs_trained")],
         "min_steps": [int(v) for v in values("budget.min_steps")],
         "patience": [int(v) for v in values("budget.patience")],
         "batch": [int(v) for v in values("budget.batch_size")],
@@ -178,6 +179,9 @@ def budget(df: pd.DataFrame) -> dict:
 def budget_words(spent: dict) -> str:
     """The budget in one line, e.g. for a verdict "not comparable (different budget: ...)"."""
     steps = f", at least {'/'.join(map(str, spent['min_steps']))} steps" if any(spent["min_steps"]) else ""
+    if spent["epochs_trained"]:
+        lo, hi = min(spent["epochs_trained"]), max(spent["epochs_trained"])
+        steps += f" ({lo}{f'-{hi}' if hi > lo else ''} epochs trained)"
     stop = (
         f", early stopping (patience {'/'.join(map(str, spent['patience']))}), best epoch tested"
         if spent["patience"]
