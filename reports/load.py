@@ -56,7 +56,7 @@ def _is_benchmark_json(path: Path) -> bool:
 
 def collect(paths: list[Path]) -> Collection:
     kept: dict[tuple, tuple[ResultRecord, Path]] = {}
-    notes, bench_files = [], []
+    notes, bench_files, replaced = [], [], set()
     for path in _json_files([Path(p) for p in paths]):
         if _is_benchmark_json(path):
             bench_files.append(path)
@@ -75,10 +75,13 @@ def collect(paths: list[Path]) -> Collection:
                 f"({newer[0].finished_at}) over `{older[1]}` ({older[0].finished_at})"
             )
             kept[key] = newer
+            replaced.add(key)
         else:
             kept[key] = (record, path)
     records = {key: rp[0] for key, rp in sorted(kept.items())}
     frame = pd.json_normalize([_flat(r) for r in records.values()]) if records else pd.DataFrame(columns=KEY)
+    # A case whose older record was replaced by a newer one is a rerun; tables mark it.
+    frame["rerun"] = [key in replaced for key in records] if records else pd.Series(dtype=bool)
     return Collection(frame, records, notes, bench_files, [Path(p) for p in paths])
 
 

@@ -123,7 +123,7 @@ def test_partial_grid_shows_gaps_and_lists_missing_cases(grid_records, tmp_path)
         path.unlink()
     assert render(grid_records, tmp_path / "out") == 0
     text = (tmp_path / "out" / "sbh.md").read_text()
-    assert re.search(r"\| arch1 \(1\)\s+\|\s+0\.9900 \|\s+0\.9900 \|\s+— ", text)
+    assert re.search(r"\| arch1 \(1\)\s+\|\s+0\.9900\s+\|\s+0\.9900\s+\|\s+— ", text)
     assert "Not run (no record): 5 case(s)" in text and "`d012-arch1-resnet50`" in text
 
 
@@ -145,8 +145,8 @@ def test_failed_and_errored_cases_are_flagged(grid_records, tmp_path):
     write_records(tmp_path / "later", [errored])
     assert render([grid_records, tmp_path / "later"], tmp_path / "out") == 0
     text = (tmp_path / "out" / "sbh.md").read_text()
-    assert re.search(r"\| d012-arch2-resnet18 \|\s+0 \| failed\s+\| below threshold", text)
-    assert re.search(r"\| d012-arch3-resnet18 \|\s+0 \| error\s+\| not run: data absent", text)
+    assert re.search(r"\| d012-arch2-resnet18 ✗↻!\s+\|\s+0 \| failed\s+\| below threshold", text)
+    assert re.search(r"\| d012-arch3-resnet18 ✗↻\s+\|\s+0 \| error\s+\| not run: data absent", text)
     assert "has two records; kept" in text
 
 
@@ -474,3 +474,18 @@ def test_writeup004_selection_score_is_recomputed_from_its_inputs():
     assert table.loc["EfficientNetB1", "check"] == "same (to rounding)"
     assert table.loc["EfficientNetB1", "score (write-up)"] == 2.74 and result["sums_add_up"]
     assert result["top_printed"][:2] == ["EfficientNetB1", "EfficientNetB2"]
+
+
+def test_failed_rerun_recalibrated_and_outlier_cases_are_marked_in_every_table(grid_records, tmp_path):
+    path = next(grid_records.glob("sbh/d012-arch4-2-resnet34-seed0.json"))
+    record = json.loads(path.read_text())
+    record.update(status="failed", finished_at="2026-02-01T00:00:00+00:00")
+    record["metrics"]["acc_all_heads"] = 0.40
+    record["thresholds"]["acc_all_heads"] = 0.99  # a bar the study no longer asserts
+    (grid_records / "sbh" / "rerun").mkdir()
+    (grid_records / "sbh" / "rerun" / path.name).write_text(json.dumps(record))  # newer: replaces the first
+    render(grid_records, tmp_path / "out")
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    assert re.search(r"\| d012-arch4-2-resnet34 ✗↻†!\s+\| failed", text)
+    assert re.search(r"\| arch4-2 \(4\)-2 .*\| 0\.4000 ✗↻†!", text), "the figure table marks the cell too"
+    assert "✗ did not pass" in text and "↻ rerun" in text and "† threshold changed since this run" in text

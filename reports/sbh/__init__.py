@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from reports import markers
 from reports.figures import grouped_bars
 from reports.sbh import claims, writeup
 from reports.sbh.sections import combos_section, figure_entry, pareto_part, reproduce_command, sweep_section
@@ -96,6 +97,7 @@ def build(
             "figures": [],
             "summary": summary(group),
             "cases": group,
+            "legend": markers.footnote(group["marks"]),
         }
         for metric, title in [*ACCURACY_METRICS.items(), ("inference_s", "inference time (s)")]:
             is_time = metric == "inference_s"
@@ -119,4 +121,6 @@ def build(
     context["mcnemar"] = mcnemar_table(df, records or {}, results_dirs)
     sweep_cases = measured[measured["experiment"].isin(["size", "lr"])] if not measured.empty else measured
     context["sweep_cases"] = sweep_cases
+    context["sweep_legend"] = markers.footnote(sweep_cases["marks"]) if not sweep_cases.empty else ""
+    context["problems_legend"] = markers.footnote(context["problems"]["marks"]) if not context["problems"].empty else ""
     return context

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports import stats
+from reports import markers, stats
 from reports.load import measured
 from studies import sbh
 
@@ -66,10 +66,20 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     df["lr"] = df.get("params.lr", pd.Series(float("nan"), index=df.index)).astype(float)
     df["selection"] = df.get("params.selection", pd.Series("acc_all_heads", index=df.index)).fillna("acc_all_heads")
     df["measured"] = measured(df)
+    df["marks"] = markers.case_marks(df, PRIMARY, current_threshold=current_threshold)
+    df["case"] = df["case_id"] + df["marks"].map(lambda m: f" {m}" if m else "")
     order = ["digits", "train_size", "lr", "structure", "backbone"]
     return df.sort_values(
         order, key=lambda column: column.map(ORDER) if column.name in ("structure", "backbone") else column
     )
+
+
+def current_threshold(row: pd.Series) -> float | None:
+    """The minimum of ``acc_all_heads`` the study asserts today for this record's profile and group."""
+    settings = sbh.PROFILES.get(row.get("profile"))
+    if settings is None:
+        return None
+    return settings.thresholds.get(row.get("params.threshold_group"), sbh.UNCALIBRATED_FLOOR).get(PRIMARY)
 
 
 def structure_by_backbone(df: pd.DataFrame, values: str, aggfunc: str) -> pd.DataFrame:
@@ -97,9 +107,23 @@ def ci_pivot(df: pd.DataFrame, column: str) -> pd.DataFrame:
 def shown(df: pd.DataFrame, column: str, fmt: str) -> pd.DataFrame:
     """The table a reader sees: means, with ``± CI`` once a case has several seeds."""
     means = pivot(df, column)
-    if df.groupby("case_id")["seed"].nunique().max() < 2:
-        return means
-    return stats.with_ci(means, ci_pivot(df, column), fmt)
+    table = (
+        means if df.groupby("case_id")["seed"].nunique().max() < 2 else stats.with_ci(means, ci_pivot(df, column), fmt)
+    )
+    marks = structure_by_backbone(df, "marks", lambda s: "".join(m for m in markers.MEANING if m in "".join(s)))
+    if not marks.astype(object).fillna("").astype(str).ne("").any().any():
+        return table
+    # Markers go into the cells, so the numbers become text formatted here.
+    text = table.astype(object).copy()
+    for row in text.index:
+        for column in text.columns:
+            value, mark = text.loc[row, column], marks.loc[row, column]
+            if isinstance(value, float) and pd.notna(value):
+                value = f"{value:{fmt}}"
+            if isinstance(mark, str) and mark and value is not None and not (isinstance(value, float)):
+                value = f"{value} {mark}"
+            text.loc[row, column] = value
+    return text
 
 
 def failed_mask(df: pd.DataFrame) -> pd.DataFrame:
