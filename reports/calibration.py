@@ -30,6 +30,7 @@ def spread(paths: list[Path], study: str, metric: str):
 
 
 MIN_MARGIN = 0.01
+ONE_SEED_MIN_MARGIN = 0.02
 
 
 def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame:
@@ -37,9 +38,10 @@ def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame
 
     Rule (docs/thresholds.md): floor to 0.01 of (lowest - max(0.01, widest range)). A group
     none of whose cases ran with two seeds borrows the widest range measured in its
-    experiment for the same backbone (a sweep's other values); failing that, half the range
+    experiment for the same backbone (a sweep's other values); failing that, the whole range
     between the group's structures stands in for the seed spread (an unstable setting, such
-    as a high learning rate, spreads both), and the table says which was used.
+    as a high learning rate, spreads both), with a margin of at least 0.02 because the seed
+    spread is unmeasured (a provisional value), and the table says which was used.
     """
     df = collect(paths).study(study)
     column, group = f"metrics.{metric}", "params.threshold_group"
@@ -63,10 +65,11 @@ def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame
                 widest, source = kin.max(), "borrowed from the experiment"
             else:
                 widest, source = (
-                    (runs[column].max() - runs[column].min()) / 2,
-                    "half the range between structures (one seed)",
+                    runs[column].max() - runs[column].min(),
+                    "range between structures (one seed; provisional)",
                 )
-        margin = max(MIN_MARGIN, 0 if math.isnan(widest) else widest)
+        floor_margin = ONE_SEED_MIN_MARGIN if source.startswith("range between") else MIN_MARGIN
+        margin = max(floor_margin, 0 if math.isnan(widest) else widest)
         lowest = runs[column].min()
         rows.append(
             {

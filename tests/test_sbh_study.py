@@ -179,7 +179,7 @@ def test_extra_digits_add_one_custom_grid_and_known_combos_are_not_repeated():
 
 def test_ci_subset_covers_every_structure_backbone_and_experiment():
     by_id = {c.id: c for c in sbh.all_cases()}
-    chosen = [by_id[case_id] for case_id in sbh.CI_CASES]
+    chosen = [by_id[case_id] for case_id in sbh.CI_CASES] + sbh.grid(sbh.WRITEUP001_DIGITS)[:5]
     assert {c.structure for c in chosen} == set(sbh.STRUCTURES)
     assert {c.backbone for c in chosen} == set(sbh.BACKBONES)
     assert {c.experiment for c in chosen} == {"writeup001", "combos", "size", "lr"}
@@ -226,7 +226,8 @@ def test_case_markers_come_from_the_experiments():
     assert sbh.case_markers(by_id["d012-arch1-resnet18"]) == ["sbh_writeup001", "sbh_combos", "ci"]
     assert sbh.case_markers(by_id["d012-arch1-resnet34"]) == ["sbh_writeup001", "sbh_combos"]
     assert sbh.case_markers(by_id["d012-exp1-arch1-resnet18"]) == ["sbh_writeup001", "sbh_extended"]
-    assert sbh.case_markers(by_id["d034-arch3-resnet34"]) == ["sbh_combos", "ci"]
+    assert sbh.case_markers(by_id["d012-arch4-2-resnet34"]) == ["sbh_writeup001", "sbh_combos", "ci"]
+    assert sbh.case_markers(by_id["d034-arch3-resnet34"]) == ["sbh_combos", "sbh_extended"]
     assert sbh.case_markers(by_id["d034-arch3-resnet50"]) == ["sbh_combos", "sbh_extended"]
     assert sbh.case_markers(by_id["d257-arch1-resnet18"]) == ["sbh_custom"]
     assert {m for e in sbh.EXPERIMENTS for m in [e.marker]} == {m for m, _ in sbh.STUDY.markers()} - {"sbh"}
