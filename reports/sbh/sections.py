@@ -8,7 +8,7 @@ import pandas as pd
 
 from reports import stats
 from reports.figures import grouped_bars, lines, pareto
-from reports.sbh.summaries import rank_line, tradeoff
+from reports.sbh.summaries import blocks_words, rank_line, tradeoff
 from reports.sbh.tables import PRIMARY, complete_blocks, label, pivot_by, structure_by_backbone, structure_means
 from studies import sbh
 
@@ -41,11 +41,8 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dic
         "cases": len(data),
         "means": means,
         "lines": [
-            rank_line(
-                means,
-                f"`{PRIMARY}` averaged over {data['digits'].nunique()} combos and {data['backbone'].nunique()} "
-                "backbone(s)",
-            ),
+            f"Matched cells: {blocks_words(data, ['digits', 'backbone'])}; {data['seed'].nunique()} seed(s).",
+            rank_line(means, f"`{PRIMARY}` averaged over these blocks", data),
             f"Hardest combo **{combo_means.idxmin()}** ({combo_means.min():.4f} mean over structures on "
             f"{', '.join(sorted(common))}), "
             f"easiest **{combo_means.idxmax()}** ({combo_means.max():.4f}).",
@@ -133,18 +130,18 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         zoom=True,
     )
     means = structure_means(data)
+    labelled = data.assign(value=data[column].map(lambda v: f"{v:g}"))
     best_per_value = curve.idxmax(axis=1)
     wins = best_per_value.value_counts()
     leaders = [name for name, count in wins.items() if count == wins.max()]
     lines_ = [
-        rank_line(
-            means,
-            f"`{PRIMARY}` averaged over {curve.shape[0]} {name} values and {data['backbone'].nunique()} backbone(s)",
-        ),
+        f"Matched cells: {blocks_words(labelled, ['value', 'backbone'])}; {data['seed'].nunique()} seed(s).",
+        rank_line(means, f"`{PRIMARY}` averaged over these blocks", data),
         "Best structure at each value: "
         + ", ".join(f"{v} → {s}" for v, s in zip(tick_labels, best_per_value, strict=True))
         + f" (most often {' and '.join(f'**{name}**' for name in leaders)}, {wins.max()} of {len(best_per_value)}"
-        + f"{' each' if len(leaders) > 1 else ''}).",
+        + f"{' each' if len(leaders) > 1 else ''})"
+        + ("; one seed per cell, so each of these is untested." if data["seed"].nunique() < 2 else "."),
     ]
     per_value = curve.mean(axis=1)
     lines_.append(

@@ -108,9 +108,21 @@ def tradeoff(df: pd.DataFrame) -> str:
     )
 
 
-def rank_line(means: pd.Series, what: str) -> str:
-    best, worst = means.idxmax(), means.idxmin()
-    return f"{what}: best **{label(best)}** ({means[best]:.4f}), worst **{label(worst)}** ({means[worst]:.4f})."
+def rank_line(means: pd.Series, what: str, cells: pd.DataFrame) -> str:
+    """Best against runner-up and the lowest, over matched ``cells``, worded by their seed spread."""
+    ordered = means.sort_values(ascending=False)
+    best, second, worst = ordered.index[0], ordered.index[1], ordered.index[-1]
+    spread, seeds = _spread(cells, PRIMARY)
+    words = stats.gap_words(label(best), ordered[best], label(second), ordered[second], spread=spread, seeds=seeds)
+    return f"{what}: {words}; lowest **{label(worst)}** ({ordered[worst]:.4f})."
+
+
+def blocks_words(cells: pd.DataFrame, keys: list[str]) -> str:
+    """What the matched blocks are, e.g. "6 blocks: resnet18 on 0,1,2, 0,3,4, ...; resnet34 on 0,1,2"."""
+    blocks = cells.groupby(keys[-1])[keys[0]].apply(lambda v: sorted(set(v), key=str))
+    parts = [f"{backbone} on {', '.join(map(str, values))}" for backbone, values in blocks.items()]
+    count = cells.groupby(keys).ngroups
+    return f"{count} (value, backbone) blocks with all five structures: {'; '.join(parts)}"
 
 
 # comparison -> (experiments pooled, what makes a block besides the structure)
