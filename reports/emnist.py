@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 import studies.writeups as writeups
-from reports import stats
+from reports import stats, versus
 from reports.figures import grouped_bars, save_figure
 from reports.load import find_artifact, load_predictions, measured
 from studies import emnist
@@ -74,6 +74,16 @@ def case_table(df: pd.DataFrame, with_seed: bool, delta: bool = False) -> pd.Dat
         if delta:
             out.insert(3, "write-up Δ", theirs["test_acc"].diff())
         out["write-up s / epoch"] = theirs["s_per_epoch"]
+        # The full profile trains write-up 004's epochs; any other budget is not comparable.
+        comparable = set(df["profile"]) == {"full"}
+        words = "/".join(sorted(set(df["profile"]))) + " profile"
+        out["difference"] = out["test acc"] - out["write-up test acc"]
+        out["verdict"] = [
+            versus.verdict(theirs_acc, pd.Series([ours], dtype=float), comparable=comparable, budget_words=words)
+            if pd.notna(theirs_acc)
+            else "no write-up number"
+            for ours, theirs_acc in zip(out["test acc"], out["write-up test acc"], strict=True)
+        ]
     return out
 
 

@@ -85,7 +85,9 @@ def test_the_whole_pipeline_runs_on_the_fixture(pytester, tmp_path, monkeypatch)
     text = (tmp_path / "out" / "emnist.md").read_text()
     assert re.search(r"\| train\s+\|\s+314 \|", text) and re.search(r"\| valid\s+\|\s+62 \|", text)
     assert re.search(r"\| resnet50-b2048\s+\| batch 2048\s+\|\s+0\.76 ", text), "the write-up's number beside ours"
-    assert "**Selection score**" in text and "Chosen: **" in text
+    assert "**Selection score from our measurements**" in text and "Chosen: **" in text
+    assert "not comparable (different budget: smoke profile)" in text, "a verdict beside each write-up number"
+    assert "## Write-up 004's selection score, recomputed" in text
     assert "McNemar's exact test on" in text and "Confusion matrix of the chosen model" in text
     for png in [
         "emnist_class_counts",
