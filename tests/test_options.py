@@ -28,6 +28,7 @@ def run(pytester, *args):
         (["--seeds", "0"], "--seeds 0: must be a positive number"),
         (["--seeds", "two"], "invalid int value: 'two'"),
         (["--model", "resnet19"], "--model resnet19: unknown model; valid choices: resnet18, resnet34, resnet50, vgg"),
+        (["--weights", "nowhere.pth"], "--weights 'nowhere.pth': neither auto, none, imagenet nor an existing file"),
     ],
 )
 def test_bad_options_are_usage_errors(pytester, args, message):
@@ -49,12 +50,15 @@ def test_cuda_on_a_machine_without_it(pytester):
 
 def test_extra_digits_add_a_grid_and_k_selects_by_backbone(pytester):
     result = run(pytester, "--digits", "2,5,7", "-k", "resnet34", "-m", "sbh_writeup001 or sbh_custom")
-    result.stdout.fnmatch_lines(["*d012-arch1-resnet34*", "*d257-arch4-2-resnet34*", "*10/* tests collected*"])
+    # write-up 001: experiments 2 and 1 (-exp1-) on ResNet-34, and the extra combo's grid row
+    result.stdout.fnmatch_lines(["*d012-arch1-resnet34*", "*d257-arch4-2-resnet34*", "*15/* tests collected*"])
 
 
 def test_header_shows_profile_device_and_data_root(pytester, tmp_path):
     result = run(pytester, "--data-root", str(tmp_path), "-k", "nothing-matches-this")
-    result.stdout.fnmatch_lines(["backbone-bench: profile=smoke device=cpu*", f"backbone-bench: data-root={tmp_path}*"])
+    result.stdout.fnmatch_lines(
+        ["backbone-bench: profile=smoke device=cpu*weights=auto", f"backbone-bench: data-root={tmp_path}*"]
+    )
 
 
 def test_seeds_repeat_every_case_with_the_seed_in_its_id(pytester):
@@ -68,4 +72,4 @@ def test_seeds_repeat_every_case_with_the_seed_in_its_id(pytester):
 
 def test_model_option_keeps_the_cases_that_use_it(pytester):
     result = run(pytester, "--model", "resnet34,vgg", "-m", "sbh_writeup001 or blocks")
-    result.stdout.fnmatch_lines(["*test_blocks?vgg?*", "*d012-arch1-resnet34*", "*6/* tests collected*"])
+    result.stdout.fnmatch_lines(["*test_blocks?vgg?*", "*d012-arch1-resnet34*", "*11/* tests collected*"])
