@@ -168,7 +168,14 @@ PROFILES = {
         timing=TimingRounds(rounds=3, warmup=0),
         # Provisional: one seed per group (docs/thresholds.md); the regression-gate work calibrates from three.
         thresholds={
+            "combos/resnet18": {"acc_all_heads": 0.92},
+            "lr/lr1.5e-4/resnet18": {"acc_all_heads": 0.92},
+            "lr/lr5e-4/resnet18": {"acc_all_heads": 0.76},
+            "lr/lr1.5e-3/resnet18": {"acc_all_heads": 0.69},
+            "size/n400/resnet18": {"acc_all_heads": 0.83},
             "writeup001/resnet18": {"acc_all_heads": 0.96},
+            "writeup001/resnet34": {"acc_all_heads": 0.95},
+            "writeup001/resnet50": {"acc_all_heads": 0.84},
         },
         deviation="fixed 96 Adam steps from random init, last weights tested, logits into cross-entropy, "
         "no validation split; write-up 001/000's grid cases on a balanced 3,072-image subset",
@@ -354,8 +361,8 @@ CI_CASES = (
     "d012-arch3-resnet50",
     "d012-arch4-2-resnet34",
     "d179-arch1-resnet18",
-    "d689-n2000-arch2-resnet18",
-    "d689-n4000-lr5e-4-arch4-1-resnet18",
+    "d689-n400-arch2-resnet18",
+    "d689-n4000-lr1.5e-4-arch4-1-resnet18",
 )
 
 
