@@ -63,6 +63,8 @@ def build(
     context = {
         "budget": spent,
         "expected_count": len(expected),
+        "default_count": sum(1 for case in sbh.all_cases() if case.in_cpu_default and case.id in set(expected)),
+        "default_present": sum(1 for case in sbh.all_cases() if case.in_cpu_default and case.id in ran),
         "deviations": {p: sbh.PROFILES[p].deviation for p in spent.get("profiles", []) if p in sbh.PROFILES},
         "budget_words": words,
         "versus": writeup.section(df, figures_dir, link_prefix) if not df.empty else None,
