@@ -16,6 +16,9 @@ from studies.blocks.plan import data as blocks_data
 from studies.sbh.plan import SbhTask, metrics, plan, task_data
 
 SMOKE = sbh.PROFILES["smoke"]
+# The smoke budget on a few images, one epoch: min_steps would otherwise stretch a 64-image
+# subset to 48 epochs, each evaluated on the whole test split.
+ONE_EPOCH = replace(SMOKE.budget, min_steps=0)
 THRESHOLD = SMOKE.thresholds["writeup001/resnet18"]["acc_all_heads"]
 # The lowest bar any sbh smoke case must clear, calibrated or the floor of uncalibrated groups.
 LOWEST_BAR = min([sbh.UNCALIBRATED_FLOOR["acc_all_heads"], *(t["acc_all_heads"] for t in SMOKE.thresholds.values())])
@@ -52,7 +55,7 @@ def test_model_trained_on_shuffled_labels_fails_the_smoke_threshold(d012, run_co
 
 
 def test_same_seed_on_the_cpu_gives_identical_metrics(run_context, mnist_root, tmp_path):
-    tiny = replace(SMOKE, train_images=256, timing=TimingRounds(1))
+    tiny = replace(SMOKE, budget=ONE_EPOCH, train_images=256, timing=TimingRounds(1))
     ctx = replace(run_context, device=torch.device("cpu"), results_dir=tmp_path, _cache=run_context._cache)
     case = sbh.SbhCase(sbh.WRITEUP001_DIGITS, "arch3", "resnet18")
     first = run_case(plan(case, ctx, tiny), ctx)
@@ -142,7 +145,7 @@ def test_budget_is_frozen():
 def test_huge_learning_rate_is_recorded_as_diverged(run_context, mnist_root, tmp_path):
     ctx = replace(run_context, device=torch.device("cpu"), results_dir=tmp_path, _cache=run_context._cache)
     case = sbh.SbhCase(sbh.WRITEUP001_DIGITS, "arch2", "resnet18", lr=1e20)
-    record = run_case(plan(case, ctx, replace(SMOKE, train_images=128, timing=TimingRounds(1))), ctx)
+    record = run_case(plan(case, ctx, replace(SMOKE, budget=ONE_EPOCH, train_images=128, timing=TimingRounds(1))), ctx)
     assert record.status == "diverged"
     assert record.error.startswith("loss became nan in epoch 1 at or before step")
     with pytest.raises(
@@ -171,7 +174,8 @@ def test_an_error_record_keeps_its_traceback(run_context, mnist_root, tmp_path, 
     def broken_metrics(outputs, labels):
         raise ZeroDivisionError("planted")
 
-    case_plan = replace(plan(case, ctx, replace(SMOKE, train_images=64, timing=TimingRounds(1))), score=broken_metrics)
+    tiny = replace(SMOKE, budget=ONE_EPOCH, train_images=64, timing=TimingRounds(1))
+    case_plan = replace(plan(case, ctx, tiny), score=broken_metrics)
     record = run_case(case_plan, ctx)
     assert record.status == "error" and record.error == "ZeroDivisionError: planted"
     assert "in broken_metrics" in record.traceback and record.traceback.rstrip().endswith("ZeroDivisionError: planted")
