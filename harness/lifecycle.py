@@ -227,7 +227,7 @@ def fill_training(
     train_s = history[-1].elapsed_s if history else 0.0
     best = [h.epoch for h in history if h.best]
     if best:  # early stopping: the tested weights are this epoch's
-        record.metrics.update(best_epoch=best[0], epochs_run=len(history))
+        record.metrics.update(best_epoch=best[0])
     record.metrics.update(
         train_s=train_s,
         s_per_epoch=train_s / max(len(history), 1),

@@ -21,8 +21,8 @@ traceback           for an ``error`` raised by the code: the end of its Python t
                     (at most 4,000 characters), else null
 thresholds          {metric: minimum} that the case asserts
 metrics             {name: number}: accuracies, test loss, train/inference seconds,
-                    ``latency_b32_s`` (mean seconds of one batch of 32, sbh), ``best_epoch`` and
-                    ``epochs_run`` (early stopping), ...
+                    ``latency_b32_s`` (mean seconds of one batch of 32, sbh), ``best_epoch``
+                    (early stopping; ``budget.epochs_trained`` says how many ran), ...
 curves              per epoch: epoch, train_loss, train_acc, eval_acc, elapsed_s (training
                     wall time so far, evaluation excluded: time-to-accuracy reads from it),
                     eval_loss, lr, best (the epoch whose weights were tested, early stopping)
