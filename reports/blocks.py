@@ -8,6 +8,7 @@ when the difference exceeds the spread of our seeds; with one seed it is "one se
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 
 from reports import stats, versus
 from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
-from reports.load import find_artifact, measured
+from reports.load import distinct, find_artifact, measured
 from studies import blocks
 
 FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
@@ -57,10 +58,7 @@ def over_seeds(df: pd.DataFrame) -> pd.DataFrame:
 
 def budget(per_seed: pd.DataFrame) -> dict:
     """What every number of the document was trained with, read from the records."""
-
-    def values(column: str) -> list:
-        return sorted(set(per_seed[column].dropna())) if column in per_seed else []
-
+    values = partial(distinct, per_seed)
     return {
         "profiles": values("profile"),
         "epochs": [int(v) for v in values("budget.epochs")],

@@ -90,6 +90,18 @@ def measured(frame: pd.DataFrame) -> pd.Series:
     return frame["status"].isin(MEASURED_STATUSES)
 
 
+def distinct(frame: pd.DataFrame, column: str) -> list:
+    """The distinct non-missing values of a flattened record column, sorted (as text where the
+    types mix); empty when no record has the column. Budget lines read their settings this way."""
+    if column not in frame:
+        return []
+    values = set(frame[column].dropna())
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=str)
+
+
 def _flat(record: ResultRecord) -> dict:
     row = asdict(record)
     row.pop("curves")

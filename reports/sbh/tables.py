@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
 from reports import markers, stats
-from reports.load import measured
+from reports.load import distinct, measured
 from studies import sbh
 
 METRIC_COLUMNS = [
@@ -178,10 +180,7 @@ def pivot_by(df: pd.DataFrame, index: str, columns: str, values: str = PRIMARY) 
 
 def budget(df: pd.DataFrame) -> dict:
     """What the numbers of the document were trained with, read from the records."""
-
-    def values(column: str) -> list:
-        return sorted(set(df[column].dropna()), key=str) if column in df else []
-
+    values = partial(distinct, df)
     return {
         "profiles": values("profile"),
         "train_images": [int(v) for v in values("budget.train_images")],
