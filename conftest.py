@@ -11,6 +11,7 @@ import models
 from harness.context import PROFILE_CHOICES, RunContext, check_weights, resolve_profile
 from harness.errors import BenchError
 from harness.mnist import DATA_ROOT_ENV, default_data_root
+from harness.precision import check_precision, resolve_precision, session_precision
 from harness.runtime import DEVICE_CHOICES, configure_backends, device_label, resolve_device
 from studies import GENERAL_MARKERS, STUDIES
 from studies.sbh import parse_digits
@@ -75,6 +76,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "imagenet = torchvision's weights (download cache, $TORCH_HOME), PATH = a state dict or a folder of <name>.pth",
     )
     group.addoption(
+        "--precision",
+        default="auto",
+        metavar="{auto,fp32,bf16}",
+        help="training and inference precision: auto = bf16 autocast where the device computes bf16 natively "
+        "(CUDA with bf16, CPUs with AVX512-BF16 or AMX) unless the profile names fp32, fp32 elsewhere",
+    )
+    group.addoption(
         "--compile",
         action="store_true",
         help="torch.compile every model before training (the first steps then include compilation)",
@@ -94,6 +102,9 @@ def pytest_configure(config: pytest.Config) -> None:
         profile = resolve_profile(opt.profile, device)
         config.sbh_extra_digits = [parse_digits(text) for text in opt.digits]
         weights = check_weights(opt.weights)
+        precision = check_precision(opt.precision)
+        if precision == "bf16":
+            resolve_precision(precision, device)  # a CUDA device without bf16 is a usage error
     except (BenchError, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
     if opt.seed < 0:
@@ -119,6 +130,7 @@ def pytest_configure(config: pytest.Config) -> None:
         compile=opt.compile,
         skip_done=opt.skip_done,
         weights=weights,
+        precision=precision,
     )
 
 
@@ -126,7 +138,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ctx = config.stash[CONTEXT_KEY]
     return [
         f"backbone-bench: profile={ctx.profile} device={ctx.device} ({device_label(ctx.device)}) seed={ctx.seed} "
-        f"weights={ctx.weights}",
+        f"weights={ctx.weights} precision={session_precision(ctx.precision, ctx.device)}",
         f"backbone-bench: data-root={ctx.data_root} results-dir={ctx.results_dir}",
     ]
 

@@ -47,6 +47,7 @@ class RunContext:
     skip_done: bool = False
     # Backbone initialisation: "auto" (the profile's choice), "none", "imagenet" or a state dict path.
     weights: str = "auto"
+    precision: str = "auto"  # --precision: auto, fp32 or bf16 (harness.precision)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def cached(self, key, make):

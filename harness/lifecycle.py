@@ -29,6 +29,7 @@ from harness.context import RunContext
 from harness.errors import BenchError, DataUnavailable, Diverged
 from harness.fileio import atomic_write_bytes
 from harness.memory import training_step_peak
+from harness.precision import Precision, resolve_precision
 from harness.records import MEASURED_STATUSES, RecordError, ResultRecord, read_record, record_path
 from harness.runtime import git_commit, machine_info, seed_everything
 from harness.settings import Budget, TimingRounds
@@ -58,6 +59,7 @@ class Finished:
     data: Splits
     history: list[EpochLog]
     ctx: RunContext
+    precision: Precision
 
 
 @dataclass
@@ -91,6 +93,10 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
     record = new_record(plan.study, plan.case_id, plan.params, ctx, thresholds=plan.thresholds, budget=plan.budget)
     with recorded(record, ctx.results_dir):
         data = plan.load_data()
+        precision = resolve_precision(
+            ctx.precision, ctx.device, profile_precision=plan.budget.precision, model=plan.model
+        )
+        record.environment["precision"] = precision.as_record()
         generator = seed_everything(ctx.seed)
         model = prepare_model(models.create(plan.model, **plan.model_kwargs), ctx.device, compile=ctx.compile)
         example, example_y = data.train.batch(
@@ -101,7 +107,7 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
         if weights:  # backbones say how they were initialised: "none", "imagenet" or the file loaded
             record.params["weights"] = ", ".join(sorted(weights))
         if plan.measure_memory:
-            record.model.update(training_step_peak(model, example, example_y, plan.task, plan.budget))
+            record.model.update(training_step_peak(model, example, example_y, plan.task, plan.budget, precision))
         history, outputs = fit(
             model,
             data.train,
@@ -110,23 +116,28 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
             plan.budget,
             device=ctx.device,
             generator=generator,
+            precision=precision,
             name=plan.case_id,
         )
         if data.test is not data.eval:
-            outputs = evaluate(model, data.test, batch_size=plan.budget.eval_batch_size, device=ctx.device)
+            outputs = evaluate(
+                model, data.test, batch_size=plan.budget.eval_batch_size, device=ctx.device, precision=precision
+            )
         record.metrics.update(plan.score(outputs, data.test.labels))
         save_predictions(record, ctx.results_dir, plan.predict(outputs), data.test.labels)
-        run_inference = inference_fn(model, data.test, batch_size=plan.budget.eval_batch_size, device=ctx.device)
+        run_inference = inference_fn(
+            model, data.test, batch_size=plan.budget.eval_batch_size, device=ctx.device, precision=precision
+        )
         timing = time_inference(
             benchmark, run_inference, rounds=plan.timing.rounds, warmup_rounds=plan.timing.warmup, device=ctx.device
         )
         fill_training(record, history, timing, train_images=len(data.train), test_images=len(data.test))
         if plan.latency_batch:
             record.metrics[f"latency_b{plan.latency_batch}_s"] = mean_batch_latency(
-                model, data.test, batch_size=plan.latency_batch, device=ctx.device
+                model, data.test, batch_size=plan.latency_batch, device=ctx.device, precision=precision
             )
         if plan.finish is not None:
-            plan.finish(Finished(model, record, data, history, ctx))
+            plan.finish(Finished(model, record, data, history, ctx, precision))
         judge(record)
         if benchmark is not None:
             benchmark.extra_info.update(status=record.status, **{k: record.metrics.get(k) for k in record.thresholds})

@@ -1,7 +1,7 @@
 """Peak training memory of one step, measured the way the case itself trains.
 
 The step uses the case's own optimizer (``harness.train.make_optimizer`` from the case's budget),
-its precision (``harness.train.autocast``) and its batch. CUDA: the caching allocator's
+its precision (``harness.precision``) and its batch. CUDA: the caching allocator's
 high-water mark over one forward/backward/optimizer step, with its baseline (data already on
 the device) subtracted. CPU: the process's resident high-water mark cannot be reset between
 cases, so the bytes the step must hold at once are summed instead: parameters, gradients, the
@@ -14,8 +14,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from harness.precision import FP32, Precision
 from harness.settings import Budget
-from harness.train import Task, as_heads, autocast, make_optimizer
+from harness.train import Task, as_heads, make_optimizer
 
 
 def _tensor_bytes(t: torch.Tensor) -> int:
@@ -26,7 +27,9 @@ def _optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
     return sum(_tensor_bytes(v) for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v))
 
 
-def training_step_peak(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: Task, budget: Budget) -> dict:
+def training_step_peak(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: Task, budget: Budget, precision: Precision = FP32
+) -> dict:
     """Peak bytes of one training step at ``x``'s batch size; the model's weights are left as they were."""
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.train()
@@ -36,7 +39,7 @@ def training_step_peak(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
-        with autocast(device):
+        with precision.autocast(device, training=True):
             loss = task.loss(as_heads(model(x)), y)
         loss.backward()
         optimizer.step()
@@ -54,7 +57,7 @@ def training_step_peak(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task:
                 saved += _tensor_bytes(t)
             return t
 
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(device):
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), precision.autocast(device, training=True):
             loss = task.loss(as_heads(model(x)), y)
         loss.backward()
         optimizer.step()

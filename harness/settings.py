@@ -29,6 +29,9 @@ class Budget:
     # At least this many optimizer steps: a small train set gets more epochs, so a fixed
     # smoke budget does not leave a 110-image subset at 3 steps.
     min_steps: int = 0
+    # The profile's precision when --precision is auto: "auto" (bf16 where native, see
+    # harness.precision) or "fp32" (the write-ups' protocols, which their authors ran in fp32).
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)

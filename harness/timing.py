@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from harness.precision import FP32, Precision
 from harness.runtime import synchronize, timed
-from harness.train import DeviceData, autocast, evaluate
+from harness.train import DeviceData, evaluate
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,11 @@ class Timing:
         )
 
 
-def inference_fn(model: nn.Module, data: DeviceData, *, batch_size: int, device: torch.device) -> Callable[[], None]:
+def inference_fn(
+    model: nn.Module, data: DeviceData, *, batch_size: int, device: torch.device, precision: Precision = FP32
+) -> Callable[[], None]:
     def run() -> None:
-        evaluate(model, data, batch_size=batch_size, device=device)
+        evaluate(model, data, batch_size=batch_size, device=device, precision=precision)
         synchronize(device)
 
     return run
@@ -63,7 +66,9 @@ def time_inference(
 
 
 @torch.inference_mode()
-def mean_batch_latency(model: nn.Module, data: DeviceData, *, batch_size: int, device: torch.device) -> float:
+def mean_batch_latency(
+    model: nn.Module, data: DeviceData, *, batch_size: int, device: torch.device, precision: Precision = FP32
+) -> float:
     """Mean seconds of one ``model(batch)`` call over the split's full batches of ``batch_size``:
     the unit of write-up 001's Fig. 3 (the authors timed each test batch of 32). Inputs are
     prepared before each timer starts and the device is synchronised on both sides of the call,
@@ -72,7 +77,7 @@ def mean_batch_latency(model: nn.Module, data: DeviceData, *, batch_size: int, d
     times = []
     for start in range(0, len(data) - batch_size + 1, batch_size):
         x, _ = data.batch(torch.arange(start, start + batch_size, device=device), device)
-        with autocast(device):
+        with precision.autocast(device, training=False):
             times.append(timed(device, lambda x=x: model(x))[1])
     if not times:
         raise ValueError(f"no full batch of {batch_size} in a split of {len(data)} images")

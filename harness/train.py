@@ -18,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from harness.errors import Diverged
+from harness.precision import FP32, Precision
 from harness.runtime import timed
 from harness.settings import Budget, InputPrep
 
@@ -122,11 +123,6 @@ class EpochLog:
     best: bool = False  # with early stopping: the epoch whose weights were kept and tested
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA (bf16 keeps fp32's exponent range, so no loss scaler); fp32 on the CPU."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
 def prepare_model(model: nn.Module, device: torch.device, *, compile: bool = False) -> nn.Module:
     """On the device in channels_last; with ``compile``, compiled in place (``nn.Module.compile``,
     so state_dict keys stay as they are; compilation happens at the first call).
@@ -166,6 +162,7 @@ def train_one_epoch(
     generator: torch.Generator,
     device: torch.device,
     epoch: int,
+    precision: Precision = FP32,
 ) -> tuple[float, float]:
     model.train()
     order = torch.randperm(len(data), generator=generator).to(device)
@@ -177,7 +174,7 @@ def train_one_epoch(
     correct = torch.zeros((), device=device, dtype=torch.float64)  # a mean-of-heads count is fractional
     for step in range(steps):
         x, y = data.batch(order[step * batch_size : (step + 1) * batch_size], device, train=True)
-        with autocast(device):
+        with precision.autocast(device, training=True):
             outputs = as_heads(model(x))
             loss = task.loss(outputs, y)
         optimizer.zero_grad(set_to_none=True)
@@ -191,13 +188,15 @@ def train_one_epoch(
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, data: DeviceData, *, batch_size: int, device: torch.device) -> dict[str, torch.Tensor]:
+def evaluate(
+    model: nn.Module, data: DeviceData, *, batch_size: int, device: torch.device, precision: Precision = FP32
+) -> dict[str, torch.Tensor]:
     """Logits of every head for the whole split, in float32, on the device."""
     model.eval()
     chunks: dict[str, list[torch.Tensor]] = {}
     for start in range(0, len(data), batch_size):
         x, _ = data.batch(torch.arange(start, min(start + batch_size, len(data)), device=device), device)
-        with autocast(device):
+        with precision.autocast(device, training=False):
             outputs = as_heads(model(x))
         for head, logits in outputs.items():
             chunks.setdefault(head, []).append(logits.float())
@@ -239,6 +238,7 @@ def fit(
     *,
     device: torch.device,
     generator: torch.Generator,
+    precision: Precision = FP32,
     name: str = "",
 ) -> tuple[list[EpochLog], dict[str, torch.Tensor]]:
     """Train for the budget, evaluating after every epoch (outside the timed region).
@@ -265,11 +265,12 @@ def fit(
             generator=generator,
             device=device,
             epoch=epoch,
+            precision=precision,
         )
         (train_loss, train_acc), seconds = timed(device, one_epoch)
         elapsed += seconds
         lr = optimizer.param_groups[0]["lr"]
-        logits = evaluate(model, test, batch_size=budget.eval_batch_size, device=device)
+        logits = evaluate(model, test, batch_size=budget.eval_batch_size, device=device, precision=precision)
         eval_acc = float(task.correct(logits, test.labels)) / len(test)
         eval_loss = task.loss(logits, test.labels).item()
         if scheduler is not None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from reports import stats, versus
 from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
-from reports.load import distinct, find_artifact, measured
+from reports.load import distinct, find_artifact, measured, precision
 from studies import blocks
 
 FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
@@ -66,6 +66,7 @@ def budget(per_seed: pd.DataFrame) -> dict:
         "lr": values("budget.lr"),
         "loss": values("params.loss") or ["cross-entropy on logits"],
         "seeds": sorted({int(s) for s in per_seed["seed"]}),
+        "precision": sorted(set(precision(per_seed))),
         "batches": {n: int(b) for n, b in per_seed.groupby("network")["budget.batch_size"].first().items()},
         "devices": values("environment.gpu") or values("environment.cpu"),
         "present": int(per_seed["network"].nunique()),

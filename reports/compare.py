@@ -7,7 +7,8 @@ A case regresses when
   by default the widest seed-to-seed range of that metric in the baseline (one case run
   with several seeds), and ``DEFAULT_ACC_TOLERANCE`` where the baseline has one seed per case;
 - the median inference time grows by more than ``--time-tolerance`` (compared only between
-  records of the same device, since a CPU and a GPU timing say nothing about each other);
+  records of the same device and the same precision, since a CPU and a GPU timing, or an
+  fp32 and a bf16 one, say nothing about each other);
 - it passed in the baseline and did not pass now (failed threshold, error, diverged, oom).
 
 Writes a Markdown table (``--out`` or stdout) and exits 1 on a regression, 2 on bad input.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.load import collect_and_warn
+from reports.load import collect_and_warn, precision
 from reports.load import measured as is_measured
 from reports.render import md_table
 
@@ -93,7 +94,15 @@ def compare(
             notes.append(f"{study} `{metric}`: tolerance {tolerance:.4f} ({source}).")
             rows += _metric_rows(base, cur, study, metric, tolerance, higher_is_better=True, relative=False)
         if _same_devices(base, cur):
-            rows += _metric_rows(base, cur, study, TIME_METRIC, time_tolerance, higher_is_better=False, relative=True)
+            timed_base, timed_cur, mixed = _same_precision(base, cur)
+            if mixed:
+                notes.append(
+                    f"{study}: inference times of {len(mixed)} case(s) not compared; they ran in another precision "
+                    f"than the baseline ({', '.join(mixed[:5])}{' …' if len(mixed) > 5 else ''})."
+                )
+            rows += _metric_rows(
+                timed_base, timed_cur, study, TIME_METRIC, time_tolerance, higher_is_better=False, relative=True
+            )
         else:
             notes.append(
                 f"{study}: inference times not compared; the runs are on different devices ({_devices(base)} vs "
@@ -123,6 +132,18 @@ def _devices(frame: pd.DataFrame) -> str:
 
 def _same_devices(base: pd.DataFrame, cur: pd.DataFrame) -> bool:
     return _devices(base) == _devices(cur) and set(base["device"]) == set(cur["device"])
+
+
+def _same_precision(base: pd.DataFrame, cur: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Both sides cut to the cases whose every record ran in one and the same precision,
+    and the ids of the cases dropped: an fp32 and a bf16 timing say nothing about each other."""
+    kinds = {
+        side: frame.assign(_p=precision(frame)).groupby("case_id")["_p"].agg(frozenset)
+        for side, frame in (("base", base), ("cur", cur))
+    }
+    common = kinds["base"].index.intersection(kinds["cur"].index)
+    mixed = sorted(c for c in common if len(kinds["base"][c]) > 1 or kinds["base"][c] != kinds["cur"][c])
+    return base[~base["case_id"].isin(mixed)], cur[~cur["case_id"].isin(mixed)], mixed
 
 
 def _means(frame: pd.DataFrame, metric: str) -> pd.Series:

@@ -102,6 +102,17 @@ def distinct(frame: pd.DataFrame, column: str) -> list:
         return sorted(values, key=str)
 
 
+def precision(frame: pd.DataFrame) -> pd.Series:
+    """Each record's precision as a label ("fp32", "bf16", "fp32 training, bf16 inference").
+    Records from before ``--precision`` ran bf16 autocast on CUDA and fp32 on the CPU."""
+    before = frame["device"].map({"cuda": "bf16"}).fillna("fp32")
+    sides = [
+        frame[c].fillna(before) if c in frame else before
+        for c in ("environment.precision.train", "environment.precision.inference")
+    ]
+    return sides[0].where(sides[0] == sides[1], sides[0] + " training, " + sides[1] + " inference")
+
+
 def _flat(record: ResultRecord) -> dict:
     row = asdict(record)
     row.pop("curves")

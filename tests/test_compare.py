@@ -81,6 +81,20 @@ def test_timings_from_another_device_are_not_compared(baseline, tmp_path):
     assert code == 0 and "inference times not compared; the runs are on different devices" in text
 
 
+def test_timings_in_another_precision_are_not_compared(baseline, tmp_path):
+    """The baseline's records predate --precision (CPU: fp32); a bf16 run twice as fast and a
+    bf16 run three times as slow are neither an improvement nor a regression."""
+    other = current_run(tmp_path, change=lambda c, s, a, t, st: (a, t * 3 if c.backbone == "resnet50" else t / 2, st))
+    for path in other.glob("sbh/*.json"):
+        record = json.loads(path.read_text())
+        record["environment"]["precision"] = {"train": "bf16", "inference": "bf16", "why": "bf16 asked for"}
+        path.write_text(json.dumps(record))
+    code, text = compare(baseline, other, tmp_path)
+    assert code == 0 and "inference times of 15 case(s) not compared; they ran in another precision" in text
+    assert "inference_s" not in text.split("## Every comparison")[1]
+    assert compare(other, other, tmp_path)[0] == 0
+
+
 def test_a_case_that_stopped_passing_is_a_regression(baseline, tmp_path):
     broken = current_run(
         tmp_path, change=lambda c, s, a, t, st: (a, t, "error" if c.id == "d012-arch2-resnet18" and s == 1 else st)

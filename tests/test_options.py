@@ -28,6 +28,7 @@ def run(pytester, *args):
         (["--seeds", "0"], "--seeds 0: must be a positive number"),
         (["--seeds", "two"], "invalid int value: 'two'"),
         (["--model", "resnet19"], "--model resnet19: unknown model; valid choices: resnet18, resnet34, resnet50, vgg"),
+        (["--precision", "fp16"], "--precision 'fp16': valid choices: auto, fp32, bf16"),
         (["--weights", "nowhere.pth"], "--weights 'nowhere.pth': neither auto, none, imagenet nor an existing file"),
     ],
 )
@@ -57,7 +58,10 @@ def test_extra_digits_add_a_grid_and_k_selects_by_backbone(pytester):
 def test_header_shows_profile_device_and_data_root(pytester, tmp_path):
     result = run(pytester, "--data-root", str(tmp_path), "-k", "nothing-matches-this")
     result.stdout.fnmatch_lines(
-        ["backbone-bench: profile=smoke device=cpu*weights=auto", f"backbone-bench: data-root={tmp_path}*"]
+        [
+            "backbone-bench: profile=smoke device=cpu*weights=auto precision=auto -> *",
+            f"backbone-bench: data-root={tmp_path}*",
+        ]
     )
 
 

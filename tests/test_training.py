@@ -8,6 +8,7 @@ import torch
 import models
 from harness.errors import Diverged
 from harness.lifecycle import check_passed, run_case
+from harness.precision import resolve_precision
 from harness.records import read_record
 from harness.settings import Budget, TimingRounds
 from harness.train import DeviceData, epochs_for, evaluate, fit, prepare_model, train_one_epoch
@@ -63,6 +64,8 @@ def test_same_seed_on_the_cpu_gives_identical_metrics(run_context, mnist_root, t
     accuracy = {k: v for k, v in first.metrics.items() if k.startswith("acc") or k.endswith("loss")}
     assert accuracy == {k: second.metrics[k] for k in accuracy}
     assert [c["train_loss"] for c in first.curves] == [c["train_loss"] for c in second.curves]
+    expected = resolve_precision(ctx.precision, ctx.device, model="arch3")
+    assert first.environment["precision"] == expected.as_record()
 
 
 class _ExplodingTask:

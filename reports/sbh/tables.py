@@ -7,7 +7,7 @@ from functools import partial
 import pandas as pd
 
 from reports import markers, stats
-from reports.load import distinct, measured
+from reports.load import distinct, measured, precision
 from studies import sbh
 
 METRIC_COLUMNS = [
@@ -193,6 +193,7 @@ def budget(df: pd.DataFrame) -> dict:
         "optimizer": values("budget.optimizer") or ["adam"],
         "loss_on": values("params.loss_on") or ["logits"],
         "weights": values("params.weights") or ["none"],
+        "precision": sorted(set(precision(df))) if "device" in df else [],
         "seeds": sorted({int(s) for s in df["seed"]}) if "seed" in df else [],
         "devices": values("environment.gpu") or values("environment.cpu"),
         "present": int(df["case_id"].nunique()) if "case_id" in df else 0,
@@ -213,5 +214,6 @@ def budget_words(spent: dict) -> str:
     return (
         f"{'/'.join(spent['profiles'])} profile, {'/'.join(map(str, spent['epochs']))} epoch(s){steps}{stop}, "
         f"{'/'.join(spent['optimizer'])}, batch {'/'.join(map(str, spent['batch']))}, "
-        f"cross-entropy on {'/'.join(spent['loss_on'])}, backbone weights {'/'.join(spent['weights'])}"
+        f"cross-entropy on {'/'.join(spent['loss_on'])}, backbone weights {'/'.join(spent['weights'])}, "
+        f"precision {'/'.join(spent['precision'])}"
     )

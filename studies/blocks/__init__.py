@@ -66,6 +66,7 @@ class BlocksSettings:
     # Per-network caps that replace ``train_images`` (the transformer attends over 784 tokens:
     # one smoke epoch on 20,000 images takes about 190 s on a 2-core CPU).
     train_images_for: dict = field(default_factory=dict)
+    precision: str = "auto"  # when --precision is auto (the author's protocol ran fp32)
 
     def images_for(self, network: str) -> int | None:
         return self.train_images_for.get(network, self.train_images)
@@ -100,7 +101,12 @@ PROFILES = {
         train_images_for={"transformer": 5_000},
     ),
     "writeup": BlocksSettings(
-        epochs=9, train_images=None, timing=TimingRounds(3, 0), thresholds=WRITEUP_THRESHOLDS, softmax_before_loss=True
+        epochs=9,
+        train_images=None,
+        timing=TimingRounds(3, 0),
+        thresholds=WRITEUP_THRESHOLDS,
+        softmax_before_loss=True,
+        precision="fp32",
     ),
     "full": BlocksSettings(epochs=10, train_images=None, timing=TimingRounds(10, 2), thresholds=WRITEUP_THRESHOLDS),
 }

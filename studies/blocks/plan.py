@@ -81,6 +81,7 @@ def plan(case: BlocksCase, ctx: RunContext, settings: BlocksSettings | None = No
             batch_size=WRITEUP_BATCH[case.network],
             lr=LR,
             eval_batch_size=WRITEUP_BATCH[case.network],
+            precision=settings.precision,
         ),
         thresholds=settings.thresholds.get(case.network, {}),
         timing=settings.timing,

@@ -10,6 +10,7 @@ import torch
 from harness.context import RunContext
 from harness.emnist import load_emnist, require_emnist, train_valid_split
 from harness.lifecycle import CasePlan, Finished, Splits, new_record, recorded, save_arrays, skip_if_done
+from harness.precision import FP32, Precision
 from harness.records import ResultRecord
 from harness.runtime import timed
 from harness.settings import Budget
@@ -36,11 +37,11 @@ def top_k(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
     return (logits.topk(min(k, logits.shape[1]), dim=1).indices == labels[:, None]).any(dim=1).double().mean().item()
 
 
-def batch1_latency_ms(model, data: DeviceData, device: torch.device) -> float:
+def batch1_latency_ms(model, data: DeviceData, device: torch.device, precision: Precision = FP32) -> float:
     """Median wall time of one image through the model (the selection table's latency)."""
     x, _ = data.batch(torch.arange(1, device=device), device)
     times = []
-    with torch.inference_mode():
+    with torch.inference_mode(), precision.autocast(device, training=False):
         model.eval()
         model(x)  # warm-up, not timed
         for _ in range(LATENCY_RUNS):
@@ -90,7 +91,7 @@ def score(outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> dict:
 
 def record_validation_and_latency(done: Finished) -> None:
     done.record.metrics.update(valid_acc=done.history[-1].eval_acc, valid_loss=done.history[-1].eval_loss)
-    done.record.metrics["latency_ms"] = batch1_latency_ms(done.model, done.data.test, done.ctx.device)
+    done.record.metrics["latency_ms"] = batch1_latency_ms(done.model, done.data.test, done.ctx.device, done.precision)
     done.record.budget["valid_images"] = len(done.data.eval)
 
 

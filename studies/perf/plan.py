@@ -15,10 +15,11 @@ from harness.emnist import NUM_CLASSES
 from harness.errors import BenchError
 from harness.lifecycle import judge, model_stats, new_record, recorded, skip_if_done
 from harness.mnist import ensure_mnist, mnist_splits
+from harness.precision import Precision, resolve_precision
 from harness.records import ResultRecord
 from harness.runtime import seed_everything, timed
 from harness.settings import MNIST_MEAN, MNIST_STD, Budget, InputPrep
-from harness.train import ClassificationTask, DeviceData, adam, as_heads, autocast, prepare_model, train_one_epoch
+from harness.train import ClassificationTask, DeviceData, adam, as_heads, prepare_model, train_one_epoch
 from studies.perf import (
     BATCH,
     EPOCH_IMAGES,
@@ -65,6 +66,11 @@ def _device_data(case: PerfCase, ctx: RunContext) -> DeviceData:
     return DeviceData.create(*_images(ctx, case), ctx.device, prep=InputPrep(pad=case.pad))
 
 
+def _precision(case: PerfCase | EpochCase, ctx: RunContext) -> Precision:
+    """The precision a study case of this model would train in: all three pipelines share it."""
+    return resolve_precision(ctx.precision, ctx.device, model=case.model)
+
+
 def harness_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) -> float:
     data = _device_data(case, ctx)
     model, optimizer = _fresh(case, ctx)
@@ -73,7 +79,15 @@ def harness_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) ->
     def epoch(n_steps: int) -> None:
         subset = DeviceData(data.images[: n_steps * BATCH], data.labels[: n_steps * BATCH], data.prep)
         train_one_epoch(
-            model, optimizer, subset, _task(case), batch_size=BATCH, generator=generator, device=ctx.device, epoch=1
+            model,
+            optimizer,
+            subset,
+            _task(case),
+            batch_size=BATCH,
+            generator=generator,
+            device=ctx.device,
+            epoch=1,
+            precision=_precision(case, ctx),
         )
 
     epoch(warmup)
@@ -81,13 +95,19 @@ def harness_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) ->
 
 
 def _plain_loop(
-    model: nn.Module, optimizer: torch.optim.Optimizer, task, batches, device: torch.device, n_steps: int
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    task,
+    batches,
+    device: torch.device,
+    n_steps: int,
+    precision: Precision,
 ) -> None:
     """The training step with nothing around it: no running loss or accuracy, no NaN check."""
     model.train()
     for _ in range(n_steps):
         xb, yb = next(batches)
-        with autocast(device):
+        with precision.autocast(device, training=True):
             loss = task.loss(as_heads(model(xb)), yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -101,8 +121,11 @@ def minimal_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) ->
     batches = (
         data.batch(order[i * BATCH : (i + 1) * BATCH], ctx.device, train=True) for i in range(len(data) // BATCH)
     )
-    _plain_loop(model, optimizer, _task(case), batches, ctx.device, warmup)
-    return timed(ctx.device, lambda: _plain_loop(model, optimizer, _task(case), batches, ctx.device, steps))[1]
+    loop = functools.partial(
+        _plain_loop, model, optimizer, _task(case), batches, ctx.device, precision=_precision(case, ctx)
+    )
+    loop(warmup)
+    return timed(ctx.device, lambda: loop(steps))[1]
 
 
 def dataloader_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int) -> float:
@@ -128,13 +151,16 @@ def dataloader_seconds(case: PerfCase, ctx: RunContext, steps: int, warmup: int)
     )
     model, optimizer = _fresh(case, ctx)
     on_device = ((x.to(ctx.device, non_blocking=True), y.to(ctx.device, non_blocking=True)) for x, y in loader)
-    _plain_loop(model, optimizer, _task(case), on_device, ctx.device, warmup)  # worker start-up is not timed
-    return timed(ctx.device, lambda: _plain_loop(model, optimizer, _task(case), on_device, ctx.device, steps))[1]
+    loop = functools.partial(
+        _plain_loop, model, optimizer, _task(case), on_device, ctx.device, precision=_precision(case, ctx)
+    )
+    loop(warmup)  # worker start-up is not timed
+    return timed(ctx.device, lambda: loop(steps))[1]
 
 
-def matmul_flops(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
-    """Measured dense matrix-multiply rate (fp32 on the CPU, bf16 on CUDA): the ceiling to compare with."""
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+def matmul_flops(device: torch.device, precision: Precision, n: int = 2048, repeats: int = 5) -> float:
+    """Measured dense matrix-multiply rate in the precision the case trains in: the ceiling to compare with."""
+    dtype = torch.bfloat16 if precision.train == "bf16" else torch.float32
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     a @ b
     best = min(timed(device, lambda: a @ b)[1] for _ in range(repeats))
@@ -168,7 +194,9 @@ def run_case(case: PerfCase, ctx: RunContext, *, settings: PerfSettings | None =
         model, _ = _fresh(case, ctx)
         record.model = model_stats(model, example)
         achieved = 3 * record.model["flops_per_image"] * rate["harness"]  # backward ~ 2x forward
-        peak = matmul_flops(ctx.device)
+        precision = _precision(case, ctx)
+        record.environment["precision"] = precision.as_record()
+        peak = matmul_flops(ctx.device, precision)
         record.metrics.update(
             {f"images_per_s_{name}": value for name, value in rate.items()},
             harness_over_dataloader=rate["harness"] / rate["dataloader"],
@@ -207,6 +235,8 @@ def run_epoch_case(case: EpochCase, ctx: RunContext) -> ResultRecord:
         data = DeviceData.create(images, labels, ctx.device, prep=case.prep)
         model = prepare_model(models.create(case.model, num_classes=NUM_CLASSES), ctx.device, compile=ctx.compile)
         optimizer = adam(model, budget.lr, ctx.device)
+        precision = _precision(case, ctx)
+        record.environment["precision"] = precision.as_record()
 
         def epoch(number: int) -> None:
             train_one_epoch(
@@ -218,6 +248,7 @@ def run_epoch_case(case: EpochCase, ctx: RunContext) -> ResultRecord:
                 generator=generator,
                 device=ctx.device,
                 epoch=number,
+                precision=precision,
             )
 
         epoch(0)
