@@ -30,6 +30,7 @@ from harness.errors import BenchError, DataUnavailable, Diverged
 from harness.fileio import atomic_write_bytes
 from harness.memory import training_step_peak
 from harness.precision import Precision, resolve_precision
+from harness.probe import fingerprint, probe
 from harness.records import MEASURED_STATUSES, RecordError, ResultRecord, read_record, record_path
 from harness.runtime import git_commit, machine_info, seed_everything
 from harness.settings import Budget, TimingRounds
@@ -146,6 +147,10 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
 
 @contextlib.contextmanager
 def recorded(record: ResultRecord, results_dir: Path):
+    """Run a case's body; write its record whatever happens, with the host-speed probe
+    (``harness.probe``) timed just before and just after the body."""
+    device = torch.device(record.device)
+    record.environment["probe"] = {"before": probe(device)}
     try:
         yield record
     except DataUnavailable as exc:
@@ -164,6 +169,7 @@ def recorded(record: ResultRecord, results_dir: Path):
     except Exception as exc:
         record.status, record.error = "error", _one_line(f"{type(exc).__name__}: {exc}")
         record.traceback = traceback.format_exc()[-TRACEBACK_CHARS:]
+    record.environment["probe"]["after"] = probe(device)
     record.write(results_dir)
 
 
@@ -226,9 +232,15 @@ def new_record(
         device=ctx.device.type,
         thresholds=dict(thresholds),
         budget=asdict(budget),
-        environment={**machine_info(ctx.device), "deterministic": ctx.deterministic, "torch_compile": ctx.compile},
+        environment=with_fingerprint(
+            {**machine_info(ctx.device), "deterministic": ctx.deterministic, "torch_compile": ctx.compile}
+        ),
         git_commit=git_commit(),
     )
+
+
+def with_fingerprint(environment: dict) -> dict:
+    return {**environment, "fingerprint": fingerprint(environment)}
 
 
 def fill_training(

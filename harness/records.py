@@ -26,13 +26,18 @@ metrics             {name: number}: accuracies, test loss, train/inference secon
 curves              per epoch: epoch, train_loss, train_acc, eval_acc, elapsed_s (training
                     wall time so far, evaluation excluded: time-to-accuracy reads from it),
                     eval_loss, lr, best (the epoch whose weights were tested, early stopping)
-timing              inference timing: median_s, min_s, mean_s, stddev_s, rounds, source
+timing              inference timing: median_s, min_s, mean_s, stddev_s, rounds, source,
+                    rounds_s (every timed round; version 2)
 model               params (count), flops_per_image (forward), description (the registry's
                     docstring), peak memory where measured
 artifacts           {name: file name} of files written beside the record (weights, attributions)
 budget              epochs (the cap under early stopping), batch_size, lr, optimizer, patience,
                     monitor, min_steps, train_images, test_images, epochs_trained
-environment         machine: cpu, gpu, driver, torch/torchvision/cuda versions, threads
+environment         machine: cpu, gpu, driver, torch/torchvision/cuda versions, threads;
+                    ``precision`` {train, inference, why}; version 2: ``fingerprint`` (16 hex
+                    digits naming the kind of machine and run flags, harness/probe.py) and
+                    ``probe`` {before, after: {matmul_s, conv_forward_s}} (host speed just
+                    before and after the case)
 git_commit          commit of the suite (``-dirty`` when the tree had changes)
 started_at, finished_at   ISO-8601 UTC timestamps
 ==================  ==========================================================================
@@ -47,7 +52,10 @@ from pathlib import Path
 
 from harness.fileio import atomic_write_bytes
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 1 lacks timing.rounds_s and the environment's fingerprint and probe: its accuracies
+# and statuses are still compared, its timings are not gated (reports/compare.py).
+READABLE_VERSIONS = (1, 2)
 STATUSES = ("passed", "failed", "diverged", "oom", "error")
 # A case that trained to the end and produced metrics, whether or not it met its threshold:
 # the only records whose numbers the reports and the regression gate use.
@@ -111,8 +119,9 @@ def read_record(path: Path) -> ResultRecord:
         raise RecordError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(raw, dict) or "schema_version" not in raw:
         raise RecordError(f"{path}: not a result record (no schema_version)")
-    if raw["schema_version"] != SCHEMA_VERSION:
-        raise RecordError(f"{path}: schema version {raw['schema_version']}, this reporter reads {SCHEMA_VERSION}")
+    if raw["schema_version"] not in READABLE_VERSIONS:
+        versions = ", ".join(map(str, READABLE_VERSIONS))
+        raise RecordError(f"{path}: schema version {raw['schema_version']}, this reporter reads {versions}")
     missing = [n for n in REQUIRED_FIELDS if n not in raw]
     if missing:
         raise RecordError(f"{path}: missing fields {', '.join(missing)}")

@@ -29,6 +29,7 @@ class Timing:
     stddev_s: float
     rounds: int
     source: str  # "pytest-benchmark" or "perf_counter"
+    rounds_s: list[float]  # every timed round, for a rank test between runs (reports/compare.py)
 
     @classmethod
     def from_samples(cls, samples: list[float], source: str) -> Timing:
@@ -39,6 +40,7 @@ class Timing:
             stddev_s=statistics.stdev(samples) if len(samples) > 1 else 0.0,
             rounds=len(samples),
             source=source,
+            rounds_s=list(samples),
         )
 
 

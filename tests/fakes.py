@@ -11,8 +11,15 @@ from harness.idx import encode_idx
 from harness.records import ResultRecord
 from studies import sbh
 
+# Five timed rounds around the median, as a smoke case records them.
+ROUND_SHAPE = (0.98, 1.0, 1.01, 0.99, 1.02)
+FINGERPRINT = "0123456789abcdef"
 
-def fake_record(case, *, acc, seconds, status="passed", finished="2026-01-01T00:00:00+00:00", seed=0):
+
+def fake_record(
+    case, *, acc, seconds, status="passed", finished="2026-01-01T00:00:00+00:00", seed=0, host=1.0, schema=2
+):
+    """A schema-2 sbh record; ``host`` scales the probe (2.0: the host ran twice as slow)."""
     split = not sbh.STRUCTURES[case.structure].shared_head
     metrics = {
         "acc_all_heads": acc,
@@ -36,10 +43,16 @@ def fake_record(case, *, acc, seconds, status="passed", finished="2026-01-01T00:
         metrics=metrics,
         model={"params": 1000, "flops_per_image": 2e6},
         environment={"cpu": "Test CPU", "gpu": None, "torch": "2.x", "torchvision": "0.x"},
+        timing={"median_s": seconds, "rounds": len(ROUND_SHAPE)},
         git_commit="abc123",
         started_at="2026-01-01T00:00:00+00:00",
     )
     record.finished_at = finished
+    if schema >= 2:
+        record.timing["rounds_s"] = [seconds * f * (1 + 0.003 * seed) for f in ROUND_SHAPE]
+        probe = {"matmul_s": 0.02 * host, "conv_forward_s": 0.03 * host}
+        record.environment.update(fingerprint=FINGERPRINT, probe={"before": probe, "after": dict(probe)})
+    record.schema_version = schema
     return record
 
 

@@ -114,3 +114,17 @@ def test_skip_done_skips_only_complete_records_of_this_profile_and_seed(tmp_path
         skip_if_done(ctx, "sbh", "d012-arch2-resnet18")
     ctx.skip_done = False
     skip_if_done(ctx, "sbh", "d012-arch2-resnet18")
+
+
+def test_schema_1_records_stay_readable(tmp_path):
+    path = make_record(status="passed", metrics={"acc_all_heads": 0.99}, schema_version=1).write(tmp_path)
+    assert read_record(path).schema_version == 1
+
+
+def test_recorded_times_the_probe_before_and_after_the_case(tmp_path):
+    record = make_record()
+    with recorded(record, tmp_path):
+        record.status = "passed"
+    probe = read_record(record.path_in(tmp_path)).environment["probe"]
+    assert set(probe) == {"before", "after"}
+    assert all(k.endswith("_s") and 0 < v < 10 for side in probe.values() for k, v in side.items())

@@ -96,14 +96,14 @@ PROFILES = {
     "smoke": BlocksSettings(
         epochs=1,
         train_images=20_000,
-        timing=TimingRounds(3, 0),
+        timing=TimingRounds(5, 0),  # five: see the sbh smoke profile
         thresholds=SMOKE_THRESHOLDS,
         train_images_for={"transformer": 5_000},
     ),
     "writeup": BlocksSettings(
         epochs=9,
         train_images=None,
-        timing=TimingRounds(3, 0),
+        timing=TimingRounds(5, 0),  # five: see the sbh smoke profile
         thresholds=WRITEUP_THRESHOLDS,
         softmax_before_loss=True,
         precision="fp32",

@@ -138,7 +138,7 @@ PROFILES = {
     "smoke": EmnistSettings(
         {"lenet": 2, "ladder": 1, "candidate": 1},
         18_800,
-        TimingRounds(3, 0),
+        TimingRounds(5, 0),  # five: see the sbh smoke profile
         {"test_acc": 0.3},
         "floor (not calibrated: no EMNIST runs yet)",
     ),
