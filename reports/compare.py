@@ -1,27 +1,38 @@
 """``python -m reports compare BASELINE CURRENT``: did this run get worse than the last good one?
 
-Cases are matched by study and case id; metrics are averaged over the seeds each side has.
-A case regresses when
+Cases are matched by study and case id; each side pools the seeds it has. A case regresses when
 
-- a thresholded metric (the accuracies each case asserts) drops by more than the tolerance:
-  by default the widest seed-to-seed range of that metric in the baseline (one case run
-  with several seeds), and ``DEFAULT_ACC_TOLERANCE`` where the baseline has one seed per case;
-- the median inference time grows by more than ``--time-tolerance`` (compared only between
-  records of the same device and the same precision, since a CPU and a GPU timing, or an
-  fp32 and a bf16 one, say nothing about each other);
-- it passed in the baseline and did not pass now (failed threshold, error, diverged, oom).
+- **accuracy**: an asserted metric's mean drops by more than the baseline's seed-to-seed
+  range for that case (else the widest range in its threshold group, else in its study,
+  else ``DEFAULT_ACC_TOLERANCE``), and, when the current run has two or more seeds, a
+  one-sided t-test agrees at ``ACC_ALPHA`` (Welch's against the baseline's seeds, or a
+  one-sample test against a one-seed baseline), as MLPerf's convergence check does;
+- **time**: the current run is slower by more than ``TIME_BOUND`` after dividing by how fast
+  each host was at the time (the ratio of the records' probes, ``harness/probe.py``), and a
+  one-sided Mann-Whitney U test over the timed rounds, each divided by its record's probe,
+  is significant at ``TIME_ALPHA``. Times are compared only between records of equal
+  machine fingerprint and precision; otherwise the case gets a "not comparable" line. A
+  uniformly slower host (every time, probe included, scaled alike) is not a regression;
+- **status**: it passed in the baseline and did not pass now (failed, error, diverged, oom).
 
-Writes a Markdown table (``--out`` or stdout) and exits 1 on a regression, 2 on bad input.
+Schema-1 records (no timed rounds, fingerprint or probe) are compared on accuracy and
+status; their times are listed as not gated. ``docs/gate.md`` has the noise measurements
+the bound and alphas come from. Writes Markdown (``--out`` or stdout) and, with ``--json``,
+one entry per compared case and metric. Exits 1 on a regression, 0 otherwise, 2 on bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from reports.load import collect_and_warn, precision
 from reports.load import measured as is_measured
@@ -29,20 +40,38 @@ from reports.render import md_table
 
 # The smallest margin docs/thresholds.md keeps below the lowest calibration run.
 DEFAULT_ACC_TOLERANCE = 0.01
-# Median inference times of the 15 seed-001 cases moved by -6 % to +15 % between two runs on
-# this 2-core CPU (the shipped run and a CI run, docs/thresholds.md); a quarter is a slowdown.
-DEFAULT_TIME_TOLERANCE = 0.25
-TIME_METRIC = "inference_s"
+ACC_ALPHA = 0.05
+# From same-commit reruns in separate processes on this project's CPU (docs/gate.md).
+TIME_BOUND = 0.15
+TIME_ALPHA = 0.01
+PROBE = "environment.probe"
+COLUMNS = [
+    "study",
+    "case_id",
+    "metric",
+    "kind",
+    "baseline",
+    "current",
+    "change",
+    "allowed",
+    "ratio",
+    "p_value",
+    "verdict",
+    "why",
+]
 
 
 @dataclass
 class Comparison:
-    table: pd.DataFrame  # one row per (case, metric) compared
-    regressions: pd.DataFrame
+    table: pd.DataFrame  # one row per (case, metric) compared, COLUMNS
     notes: list[str]
 
+    @property
+    def regressions(self) -> pd.DataFrame:
+        return self.table[self.table["verdict"] == "REGRESSION"]
 
-def _frame(paths: list[Path], side: str) -> pd.DataFrame:
+
+def load_side(paths: list[Path], side: str) -> pd.DataFrame:
     collection = collect_and_warn(paths, side)
     if collection.frame.empty:
         raise ValueError(f"{side}: no result records in {', '.join(map(str, paths))}")
@@ -61,125 +90,161 @@ def _thresholded(frame: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
+def _ranges(frame: pd.DataFrame, column: str) -> pd.Series:
+    """max - min of ``column`` per case, for cases with two or more values."""
+    return frame.groupby("case_id")[column].agg(lambda s: s.max() - s.min() if s.count() > 1 else np.nan).dropna()
+
+
 def seed_spread(frame: pd.DataFrame, metric: str) -> float | None:
     """Widest max-min of ``metric`` over the cases that ran with more than one seed."""
     column = f"metrics.{metric}"
     if column not in frame:
         return None
-    ranges = (
-        frame.groupby("case_id")[column].agg(lambda s: s.max() - s.min() if s.count() > 1 else float("nan")).dropna()
-    )
+    ranges = _ranges(frame[is_measured(frame)], column)
     return float(ranges.max()) if len(ranges) else None
 
 
-def compare(
-    baseline: pd.DataFrame,
-    current: pd.DataFrame,
-    *,
-    acc_tolerance: float | None = None,
-    time_tolerance: float = DEFAULT_TIME_TOLERANCE,
-) -> Comparison:
-    notes, rows = [], []
-    metrics_of = _thresholded(baseline)
-    for study, metrics in metrics_of.items():
-        base, cur = baseline[baseline["study"] == study], current[current["study"] == study]
-        for metric in metrics:
-            spread = seed_spread(base, metric)
-            tolerance = acc_tolerance if acc_tolerance is not None else (spread if spread else DEFAULT_ACC_TOLERANCE)
-            source = (
-                "--acc-tolerance"
-                if acc_tolerance is not None
-                else ("baseline seed spread" if spread else "default (baseline has one seed per case)")
-            )
-            notes.append(f"{study} `{metric}`: tolerance {tolerance:.4f} ({source}).")
-            rows += _metric_rows(base, cur, study, metric, tolerance, higher_is_better=True, relative=False)
-        if _same_devices(base, cur):
-            timed_base, timed_cur, mixed = _same_precision(base, cur)
-            if mixed:
-                notes.append(
-                    f"{study}: inference times of {len(mixed)} case(s) not compared; they ran in another precision "
-                    f"than the baseline ({', '.join(mixed[:5])}{' …' if len(mixed) > 5 else ''})."
-                )
-            rows += _metric_rows(
-                timed_base, timed_cur, study, TIME_METRIC, time_tolerance, higher_is_better=False, relative=True
-            )
-        else:
-            notes.append(
-                f"{study}: inference times not compared; the runs are on different devices ({_devices(base)} vs "
-                f"{_devices(cur)})."
-            )
-        rows += _status_rows(base, cur, study)
-        missing = sorted(set(base["case_id"]) - set(cur["case_id"]))
-        if missing:
-            notes.append(
-                f"{study}: {len(missing)} baseline case(s) not in the current run: "
-                f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}."
-            )
-    table = pd.DataFrame(
-        rows, columns=["study", "case_id", "metric", "baseline", "current", "change", "allowed", "verdict"]
-    )
-    return Comparison(table=table, regressions=table[table["verdict"] == "REGRESSION"], notes=notes)
+def _tolerance(base: pd.DataFrame, case_id: str, column: str, ranges: pd.Series) -> tuple[float, str]:
+    if case_id in ranges.index:
+        return float(ranges[case_id]), "the case's seed range"
+    if "params.threshold_group" in base:
+        group = base.loc[base["case_id"] == case_id, "params.threshold_group"].dropna()
+        if len(group):
+            members = base.loc[base["params.threshold_group"] == group.iloc[0], "case_id"].unique()
+            in_group = ranges[ranges.index.isin(members)]
+            if len(in_group):
+                return float(in_group.max()), f"seed range of group {group.iloc[0]}"
+    if len(ranges):
+        return float(ranges.max()), "widest seed range in the study"
+    return DEFAULT_ACC_TOLERANCE, "default (no case has two seeds)"
 
 
-def _devices(frame: pd.DataFrame) -> str:
-    column = (
-        "environment.gpu"
-        if "environment.gpu" in frame and frame["environment.gpu"].notna().any()
-        else "environment.cpu"
-    )
-    return ", ".join(sorted({str(v) for v in frame.get(column, pd.Series(dtype=object)).dropna()})) or "unknown"
+def _drop_p(before: np.ndarray, after: np.ndarray) -> float | None:
+    """One-sided p that ``after`` is lower; None when the current run has one seed."""
+    if len(after) < 2:
+        return None
+    if len(before) >= 2:
+        p = stats.ttest_ind(before, after, equal_var=False, alternative="greater").pvalue
+    else:
+        p = stats.ttest_1samp(after, before[0], alternative="less").pvalue
+    # Identical seeds on both sides leave no variance: the drop is then certain, not untestable.
+    return 0.0 if math.isnan(p) else float(p)
 
 
-def _same_devices(base: pd.DataFrame, cur: pd.DataFrame) -> bool:
-    return _devices(base) == _devices(cur) and set(base["device"]) == set(cur["device"])
-
-
-def _same_precision(base: pd.DataFrame, cur: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Both sides cut to the cases whose every record ran in one and the same precision,
-    and the ids of the cases dropped: an fp32 and a bf16 timing say nothing about each other."""
-    kinds = {
-        side: frame.assign(_p=precision(frame)).groupby("case_id")["_p"].agg(frozenset)
-        for side, frame in (("base", base), ("cur", cur))
-    }
-    common = kinds["base"].index.intersection(kinds["cur"].index)
-    mixed = sorted(c for c in common if len(kinds["base"][c]) > 1 or kinds["base"][c] != kinds["cur"][c])
-    return base[~base["case_id"].isin(mixed)], cur[~cur["case_id"].isin(mixed)], mixed
-
-
-def _means(frame: pd.DataFrame, metric: str) -> pd.Series:
+def _accuracy_rows(base, cur, study, metric, acc_tolerance) -> list[dict]:
     column = f"metrics.{metric}"
-    measured = frame[is_measured(frame)]
-    if column not in measured:
-        return pd.Series(dtype=float)
-    return measured.groupby("case_id")[column].mean().dropna()
-
-
-def _metric_rows(base, cur, study, metric, tolerance, *, higher_is_better: bool, relative: bool) -> list[dict]:
-    b, c = _means(base, metric), _means(cur, metric)
+    if column not in base or column not in cur:
+        return []
+    b, c = base[is_measured(base)], cur[is_measured(cur)]
+    ranges = _ranges(b, column)
     rows = []
-    for case_id in sorted(set(b.index) & set(c.index)):
-        before, after = b[case_id], c[case_id]
-        if relative:
-            change = after / before - 1 if before > 0 else 0.0
-            worse = change > tolerance
-            shown, allowed = f"{change:+.1%}", f"+{tolerance:.0%}"
+    for case_id in sorted(set(b["case_id"]) & set(c["case_id"])):
+        before = b.loc[b["case_id"] == case_id, column].dropna().to_numpy(float)
+        after = c.loc[c["case_id"] == case_id, column].dropna().to_numpy(float)
+        if not len(before) or not len(after):
+            continue
+        if acc_tolerance is not None:
+            tolerance, source = acc_tolerance, "--acc-tolerance"
         else:
-            change = after - before
-            worse = -change > tolerance if higher_is_better else change > tolerance
-            shown, allowed = f"{change:+.4f}", f"-{tolerance:.4f}"
+            tolerance, source = _tolerance(b, case_id, column, ranges)
+        drop = before.mean() - after.mean()
+        p = _drop_p(before, after)
+        worse = drop > tolerance and (p is None or p < ACC_ALPHA)
+        why = f"tolerance: {source}; {len(before)} vs {len(after)} seed(s)"
+        if drop > tolerance and not worse:
+            why += f"; drop not significant (p {p:.3f} >= {ACC_ALPHA})"
         rows.append(
-            {
-                "study": study,
-                "case_id": case_id,
-                "metric": metric,
-                "baseline": before,
-                "current": after,
-                "change": shown,
-                "allowed": allowed,
-                "verdict": "REGRESSION" if worse else "ok",
-            }
+            _row(
+                study,
+                case_id,
+                metric,
+                "accuracy" if worse else "ok",
+                before.mean(),
+                after.mean(),
+                -drop,
+                f"-{tolerance:.4f}",
+                None,
+                p,
+                worse,
+                why,
+            )
         )
     return rows
+
+
+def host_seconds(frame: pd.DataFrame) -> pd.Series:
+    """Per record: the geometric mean of its probe times before and after the case (NaN without a probe)."""
+    columns = [c for c in frame.columns if c.startswith(f"{PROBE}.") and c.endswith("_s")]
+    if not columns:
+        return pd.Series(np.nan, index=frame.index)
+    return np.exp(np.log(frame[columns].astype(float)).mean(axis=1, skipna=False))
+
+
+def _rounds(frame: pd.DataFrame) -> pd.Series:
+    column = "timing.rounds_s"
+    if column not in frame:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    return frame[column].map(lambda v: v if isinstance(v, list) and v else None)
+
+
+def _one(values: pd.Series) -> str | None:
+    distinct = set(values.dropna())
+    return distinct.pop() if len(distinct) == 1 else None
+
+
+def _time_rows(base, cur, study, bound, alpha) -> list[dict]:
+    b, c = base[is_measured(base)], cur[is_measured(cur)]
+    b = b.assign(_rounds=_rounds(b), _host=host_seconds(b), _precision=precision(b))
+    c = c.assign(_rounds=_rounds(c), _host=host_seconds(c), _precision=precision(c))
+    rows = []
+    for case_id in sorted(set(b["case_id"]) & set(c["case_id"])):
+        before, after = b[b["case_id"] == case_id], c[c["case_id"] == case_id]
+        metric = _one(pd.concat([before, after]).get("timing.measures", pd.Series(dtype=object))) or "inference_s"
+        reason = _not_comparable(before, after)
+        if reason:
+            rows.append(_row(study, case_id, metric, "not_comparable", None, None, "", "", None, None, False, reason))
+            continue
+        b_norm = np.concatenate([np.asarray(r) / h for r, h in zip(before["_rounds"], before["_host"], strict=True)])
+        c_norm = np.concatenate([np.asarray(r) / h for r, h in zip(after["_rounds"], after["_host"], strict=True)])
+        raw_b = np.median(np.concatenate(before["_rounds"].to_list()))
+        raw_c = np.median(np.concatenate(after["_rounds"].to_list()))
+        ratio = float(np.median(c_norm) / np.median(b_norm))
+        p = float(stats.mannwhitneyu(c_norm, b_norm, alternative="greater").pvalue)
+        worse = ratio > 1 + bound and p < alpha
+        host = float(after["_host"].median() / before["_host"].median())
+        why = f"{len(b_norm)} vs {len(c_norm)} rounds; raw ratio {raw_c / raw_b:.3f}, host (probe) ratio {host:.3f}"
+        if ratio > 1 + bound and not worse:
+            why += f"; not significant (p {p:.3f} >= {alpha})"
+        rows.append(
+            _row(
+                study,
+                case_id,
+                metric,
+                "time" if worse else "ok",
+                raw_b,
+                raw_c,
+                f"{ratio - 1:+.1%}",
+                f"+{bound:.0%}",
+                ratio,
+                p,
+                worse,
+                why,
+            )
+        )
+    return rows
+
+
+def _not_comparable(before: pd.DataFrame, after: pd.DataFrame) -> str | None:
+    both = pd.concat([before, after])
+    if both["_rounds"].isna().any() or both["_host"].isna().any():
+        return "not gated: schema-1 record(s) without timed rounds and probe"
+    prints = [_one(side.get("environment.fingerprint", pd.Series(dtype=object))) for side in (before, after)]
+    if None in prints or prints[0] != prints[1]:
+        return "not comparable (different machine: fingerprints differ)"
+    kinds = [_one(side["_precision"]) for side in (before, after)]
+    if None in kinds or kinds[0] != kinds[1]:
+        return f"not comparable (different precision: {kinds[0] or 'mixed'} vs {kinds[1] or 'mixed'})"
+    return None
 
 
 def _status_rows(base, cur, study) -> list[dict]:
@@ -188,22 +253,75 @@ def _status_rows(base, cur, study) -> list[dict]:
         lambda s: "passed" if (s == "passed").all() else ", ".join(sorted(set(s) - {"passed"}))
     )
     return [
-        {
-            "study": study,
-            "case_id": case_id,
-            "metric": "status",
-            "baseline": "passed",
-            "current": status,
-            "change": "",
-            "allowed": "passed",
-            "verdict": "REGRESSION",
-        }
+        _row(study, case_id, "status", "status", "passed", status, "", "passed", None, None, True, "stopped passing")
         for case_id, status in latest.items()
         if case_id in passed_before and status != "passed"
     ]
 
 
+def _row(study, case_id, metric, kind, baseline, current, change, allowed, ratio, p, worse, why) -> dict:
+    if isinstance(change, float):
+        change = f"{change:+.4f}"
+    return dict(
+        zip(
+            COLUMNS,
+            [
+                study,
+                case_id,
+                metric,
+                kind,
+                baseline,
+                current,
+                change,
+                allowed,
+                ratio,
+                p,
+                "REGRESSION" if worse else ("not comparable" if kind == "not_comparable" else "ok"),
+                why,
+            ],
+            strict=True,
+        )
+    )
+
+
+def compare(
+    baseline: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    acc_tolerance: float | None = None,
+    time_bound: float = TIME_BOUND,
+    time_alpha: float = TIME_ALPHA,
+) -> Comparison:
+    notes, rows = [], []
+    for study, metrics in _thresholded(baseline).items():
+        base, cur = baseline[baseline["study"] == study], current[current["study"] == study]
+        for metric in metrics:
+            rows += _accuracy_rows(base, cur, study, metric, acc_tolerance)
+        time_rows = _time_rows(base, cur, study, time_bound, time_alpha)
+        rows += time_rows
+        skipped = [r for r in time_rows if r["kind"] == "not_comparable"]
+        if skipped:
+            reasons = sorted({r["why"] for r in skipped})
+            notes.append(f"{study}: times of {len(skipped)} case(s) not gated: {'; '.join(reasons)}.")
+        rows += _status_rows(base, cur, study)
+        missing = sorted(set(base["case_id"]) - set(cur["case_id"]))
+        if missing:
+            notes.append(
+                f"{study}: {len(missing)} baseline case(s) not in the current run: "
+                f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}."
+            )
+    notes.append(
+        f"Rules: accuracy drop beyond the seed range (and one-sided t-test p < {ACC_ALPHA} with 2+ current seeds); "
+        f"time: probe-normalised ratio above +{time_bound:.0%} and one-sided Mann-Whitney p < {time_alpha}."
+    )
+    return Comparison(table=pd.DataFrame(rows, columns=COLUMNS), notes=notes)
+
+
 def markdown(result: Comparison, baseline: list[Path], current: list[Path]) -> str:
+    table = result.table.assign(
+        ratio=result.table["ratio"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}"),
+        p_value=result.table["p_value"].map(lambda v: "" if pd.isna(v) else f"{v:.4f}"),
+    )
     lines = [
         "# Comparison against the baseline",
         "",
@@ -214,9 +332,17 @@ def markdown(result: Comparison, baseline: list[Path], current: list[Path]) -> s
     ]
     lines += [f"- {note}" for note in result.notes]
     if not result.regressions.empty:
-        lines += ["", "## Regressions", "", md_table(result.regressions, index=False)]
-    lines += ["", "## Every comparison", "", md_table(result.table, index=False), ""]
+        lines += ["", "## Regressions", "", md_table(table[table["verdict"] == "REGRESSION"], index=False)]
+    lines += ["", "## Every comparison", "", md_table(table, index=False), ""]
     return "\n".join(lines)
+
+
+def verdicts_json(result: Comparison) -> list[dict]:
+    """One entry per compared case and metric; NaN becomes null."""
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        for row in result.table.astype(object).where(result.table.notna(), None).to_dict("records")
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,17 +355,19 @@ def main(argv: list[str] | None = None) -> int:
         "--acc-tolerance",
         type=float,
         default=None,
-        help="allowed drop of an asserted accuracy (default: baseline seed spread, else %(const)s)".replace(
-            "%(const)s", str(DEFAULT_ACC_TOLERANCE)
-        ),
+        help=f"allowed drop of an asserted accuracy (default: the baseline's seed range, else {DEFAULT_ACC_TOLERANCE})",
     )
     parser.add_argument(
-        "--time-tolerance",
+        "--time-bound",
         type=float,
-        default=DEFAULT_TIME_TOLERANCE,
-        help=f"allowed relative growth of the median inference time (default {DEFAULT_TIME_TOLERANCE})",
+        default=TIME_BOUND,
+        help=f"allowed probe-normalised growth of the timed rounds' median (default {TIME_BOUND})",
+    )
+    parser.add_argument(
+        "--time-alpha", type=float, default=TIME_ALPHA, help=f"significance of the rank test (default {TIME_ALPHA})"
     )
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown here (default: stdout)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the verdicts here as JSON")
     args = parser.parse_args(argv)
     for path in [args.baseline, *args.current]:
         if not path.exists():
@@ -247,20 +375,22 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         result = compare(
-            _frame([args.baseline], "baseline"),
-            _frame(args.current, "current"),
+            load_side([args.baseline], "baseline"),
+            load_side(args.current, "current"),
             acc_tolerance=args.acc_tolerance,
-            time_tolerance=args.time_tolerance,
+            time_bound=args.time_bound,
+            time_alpha=args.time_alpha,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     text = markdown(result, [args.baseline], args.current)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-        print(f"wrote {args.out}")
-    else:
+    for path, content in ((args.out, text), (args.json, json.dumps(verdicts_json(result), indent=1) + "\n")):
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+            print(f"wrote {path}")
+    if not args.out:
         print(text)
     for _, row in result.regressions.iterrows():
         print(

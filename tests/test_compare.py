@@ -1,6 +1,7 @@
 """``python -m reports compare``: a planted regression is caught, seed-level noise is not."""
 
 import json
+import shutil
 
 import pytest
 
@@ -25,7 +26,7 @@ def baseline(tmp_path):
     return tmp_path / "baseline"
 
 
-def current_run(tmp_path, name="current", *, change=None):
+def current_run(tmp_path, name="current", *, change=None, host=1.0, schema=2):
     """The baseline's numbers, with ``change(case, seed, acc, seconds, status)`` applied."""
     records = []
     for case in CASES:
@@ -33,9 +34,18 @@ def current_run(tmp_path, name="current", *, change=None):
             acc, seconds, status = 0.98 + (0.006 if seed and case.structure == "arch1" else 0.002 * seed), 1.0, "passed"
             if change:
                 acc, seconds, status = change(case, seed, acc, seconds, status)
-            records.append(fake_record(case, acc=acc, seconds=seconds, seed=seed, status=status))
+            records.append(
+                fake_record(case, acc=acc, seconds=seconds, seed=seed, status=status, host=host, schema=schema)
+            )
     write_records(tmp_path / name, records)
     return tmp_path / name
+
+
+def edit_records(directory, edit):
+    for path in directory.glob("sbh/*.json"):
+        record = json.loads(path.read_text())
+        edit(record)
+        path.write_text(json.dumps(record))
 
 
 def compare(baseline, current, tmp_path, *extra):
@@ -47,7 +57,7 @@ def compare(baseline, current, tmp_path, *extra):
 def test_a_run_compared_with_itself_passes(baseline, tmp_path):
     code, text = compare(baseline, baseline, tmp_path)
     assert code == 0 and "**0 regression(s)** in 15 compared case(s)" in text
-    assert "tolerance 0.0060 (baseline seed spread)" in text
+    assert "tolerance: the case's seed range; 2 vs 2 seed(s)" in text
 
 
 def test_an_accuracy_drop_beyond_the_seed_spread_is_caught(baseline, tmp_path, capsys):
@@ -59,40 +69,88 @@ def test_an_accuracy_drop_beyond_the_seed_spread_is_caught(baseline, tmp_path, c
     assert "REGRESSION sbh/d012-arch3-resnet34 acc_all_heads" in capsys.readouterr().err
 
 
+def test_a_drop_beyond_the_range_that_the_seeds_do_not_support_is_not_flagged(baseline, tmp_path):
+    """arch1's baseline seeds are 0.980 and 0.986; current seeds 0.995 and 0.950 average 0.0105
+    lower, beyond the range, but Welch's test cannot tell the two apart."""
+    scattered = current_run(
+        tmp_path, change=lambda c, s, a, t, st: ((0.995, 0.950)[s] if c.id == "d012-arch1-resnet18" else a, t, st)
+    )
+    code, text = compare(baseline, scattered, tmp_path)
+    assert code == 0 and "drop not significant (p" in text
+
+
 def test_a_noise_level_change_is_not_a_regression(baseline, tmp_path):
     noisy = current_run(tmp_path, change=lambda c, s, a, t, st: (a - 0.004, t * 1.08, st))
     code, text = compare(baseline, noisy, tmp_path)
     assert code == 0, text
 
 
-def test_a_slowdown_beyond_the_time_tolerance_is_caught(baseline, tmp_path):
+def test_a_slowdown_beyond_the_bound_is_caught(baseline, tmp_path):
     slow = current_run(tmp_path, change=lambda c, s, a, t, st: (a, t * 1.5 if c.backbone == "resnet50" else t, st))
     code, text = compare(baseline, slow, tmp_path)
     assert code == 1 and "**5 regression(s)**" in text and "+50.0%" in text
 
 
-def test_timings_from_another_device_are_not_compared(baseline, tmp_path):
-    slow = current_run(tmp_path, change=lambda c, s, a, t, st: (a, t * 3, st))
-    for path in slow.glob("sbh/*.json"):
-        record = json.loads(path.read_text())
-        record["environment"]["cpu"] = "Other CPU"
-        path.write_text(json.dumps(record))
-    code, text = compare(baseline, slow, tmp_path)
-    assert code == 0 and "inference times not compared; the runs are on different devices" in text
+def test_a_uniformly_slower_host_is_not_a_regression(baseline, tmp_path):
+    """Every time 1.6x, the probe included: the host was slower, not the code."""
+    slower_host = current_run(tmp_path, change=lambda c, s, a, t, st: (a, t * 1.6, st), host=1.6)
+    code, text = compare(baseline, slower_host, tmp_path)
+    assert code == 0 and "raw ratio 1.600, host (probe) ratio 1.600" in text
+    faster_code = current_run(tmp_path, "faster", change=lambda c, s, a, t, st: (a, t * 1.6, st), host=2.0)
+    assert compare(baseline, faster_code, tmp_path)[0] == 0
+
+
+def _scale_times(node, factor):
+    """Every ``*_s`` value times ``factor``, every ``*_per_s`` divided by it: the contract's uniformly slower host."""
+    if isinstance(node, dict):
+        return {key: _scaled(key, value, factor) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_scale_times(item, factor) for item in node]
+    return node
+
+
+def _scaled(key, value, factor):
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if key.endswith("_per_s") and number:
+        return value / factor
+    if key.endswith("_s") and number:
+        return value * factor
+    if key.endswith("_s") and isinstance(value, list):
+        return [t * factor for t in value]
+    return _scale_times(value, factor)
+
+
+def test_the_contract_every_time_scaled_alike_is_not_a_regression(baseline, tmp_path):
+    contract = tmp_path / "contract"
+    shutil.copytree(baseline, contract)
+    edit_records(contract, lambda r: r.update(_scale_times(r, 2.6)))
+    record = json.loads(next(contract.glob("sbh/*.json")).read_text())
+    assert record["environment"]["probe"]["before"]["matmul_s"] == pytest.approx(0.052)
+    code, text = compare(baseline, contract, tmp_path)
+    assert code == 0 and "host (probe) ratio 2.600" in text
+
+
+def test_timings_from_another_machine_are_not_comparable_never_a_regression(baseline, tmp_path):
+    other = current_run(tmp_path, change=lambda c, s, a, t, st: (a, t * 3, st))
+    edit_records(other, lambda r: r["environment"].update(fingerprint="fedcba9876543210"))
+    code, text = compare(baseline, other, tmp_path)
+    assert code == 0 and "times of 15 case(s) not gated: not comparable (different machine" in text
+    assert text.count("| not comparable |") == 15
 
 
 def test_timings_in_another_precision_are_not_compared(baseline, tmp_path):
-    """The baseline's records predate --precision (CPU: fp32); a bf16 run twice as fast and a
-    bf16 run three times as slow are neither an improvement nor a regression."""
-    other = current_run(tmp_path, change=lambda c, s, a, t, st: (a, t * 3 if c.backbone == "resnet50" else t / 2, st))
-    for path in other.glob("sbh/*.json"):
-        record = json.loads(path.read_text())
-        record["environment"]["precision"] = {"train": "bf16", "inference": "bf16", "why": "bf16 asked for"}
-        path.write_text(json.dumps(record))
+    other = current_run(tmp_path, change=lambda c, s, a, t, st: (a, t / 2, st))
+    edit_records(other, lambda r: r["environment"].update(precision={"train": "bf16", "inference": "bf16"}))
     code, text = compare(baseline, other, tmp_path)
-    assert code == 0 and "inference times of 15 case(s) not compared; they ran in another precision" in text
-    assert "inference_s" not in text.split("## Every comparison")[1]
-    assert compare(other, other, tmp_path)[0] == 0
+    assert code == 0 and "not comparable (different precision: fp32 vs bf16)" in text
+
+
+def test_schema_1_records_are_compared_on_accuracy_and_their_times_are_not_gated(tmp_path):
+    old = current_run(tmp_path, "old", schema=1)
+    slow = current_run(tmp_path, change=lambda c, s, a, t, st: (a - 0.03 if c.structure == "arch2" else a, t * 3, st))
+    code, text = compare(old, slow, tmp_path)
+    assert code == 1 and "**3 regression(s)**" in text
+    assert "not gated: schema-1 record(s) without timed rounds and probe" in text
 
 
 def test_a_case_that_stopped_passing_is_a_regression(baseline, tmp_path):
@@ -106,6 +164,18 @@ def test_a_case_that_stopped_passing_is_a_regression(baseline, tmp_path):
 def test_an_explicit_tolerance_overrides_the_spread(baseline, tmp_path):
     planted = current_run(tmp_path, change=lambda c, s, a, t, st: (a - 0.03, t, st))
     assert compare(baseline, planted, tmp_path, "--acc-tolerance", "0.05")[0] == 0
+
+
+def test_json_verdicts_one_entry_per_case_and_metric(baseline, tmp_path):
+    slow = current_run(tmp_path, change=lambda c, s, a, t, st: (a, t * 1.5 if c.id == "d012-arch2-resnet18" else t, st))
+    code, _ = compare(baseline, slow, tmp_path, "--json", str(tmp_path / "verdicts.json"))
+    verdicts = json.loads((tmp_path / "verdicts.json").read_text())
+    assert code == 1 and len(verdicts) == 30  # 15 cases x (accuracy, time)
+    flagged = [v for v in verdicts if v["verdict"] == "REGRESSION"]
+    assert [(v["case_id"], v["kind"]) for v in flagged] == [("d012-arch2-resnet18", "time")]
+    assert flagged[0]["ratio"] == pytest.approx(1.5) and flagged[0]["p_value"] < 0.01
+    assert {v["kind"] for v in verdicts} == {"ok", "time"}
+    assert {"case_id", "kind", "baseline", "current", "ratio", "p_value"} <= set(flagged[0])
 
 
 def test_missing_or_empty_inputs_exit_2(tmp_path, capsys):
@@ -124,3 +194,13 @@ def test_drill_passes_on_real_looking_records_and_fails_when_the_gate_is_open(ba
     monkeypatch.setattr(compare_module, "DEFAULT_ACC_TOLERANCE", 1.0)
     monkeypatch.setattr(drill, "compare_main", lambda argv: compare_module.main([*argv, "--acc-tolerance", "1.0"]))
     assert drill.main([str(baseline)]) == 1, "a gate that lets a 0.05 drop through must fail the drill"
+
+
+def test_noise_study_counts_false_alarms_and_catches_planted_slowdowns(baseline, tmp_path, capsys):
+    from reports import noise
+
+    rerun = current_run(tmp_path, "rerun", change=lambda c, s, a, t, st: (a, t * 1.03, st), host=1.02)
+    assert noise.main([str(baseline), str(rerun)]) == 0
+    text = capsys.readouterr().out
+    assert "false alarms: **0**" in text
+    assert "| 1.5x | 30 of 30 |" in text  # 2 ordered pairs x 15 cases

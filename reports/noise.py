@@ -1,0 +1,108 @@
+"""``python -m reports.noise RUN_DIR RUN_DIR ...``: how often the gate cries wolf, and what it catches.
+
+Each RUN_DIR holds the records of one same-commit rerun of the same cases (each run in its own
+processes). Every ordered pair of runs goes through ``reports.compare.compare`` as baseline
+and current: any regression there is a false alarm. Then, for each pair and each case, that
+case's timed rounds in the current run are multiplied by a planted factor (its probe left
+alone, as a real slowdown of the code would leave it) and the gate must flag it. Prints the
+Markdown that docs/gate.md keeps, with the spread of the raw and probe-normalised ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reports.compare import TIME_ALPHA, TIME_BOUND, compare, load_side
+
+PLANTED = (1.1, 1.2, 1.3, 1.5)
+
+
+def _slowed(frame: pd.DataFrame, key: tuple[str, str], factor: float) -> pd.DataFrame:
+    out = frame.copy()
+    rows = (out["study"] == key[0]) & (out["case_id"] == key[1])
+    out.loc[rows, "timing.rounds_s"] = out.loc[rows, "timing.rounds_s"].map(lambda r: [t * factor for t in r])
+    return out
+
+
+def measure(runs: list[pd.DataFrame], bound: float, alpha: float) -> dict:
+    pairs = list(itertools.permutations(range(len(runs)), 2))
+    cases = sorted(set(zip(runs[0]["study"], runs[0]["case_id"], strict=True)))
+    alarms, ratios = [], []
+    for i, j in pairs:
+        table = compare(runs[i], runs[j], time_bound=bound, time_alpha=alpha).table
+        alarms += [
+            f"{r.study}/{r.case_id} {r.metric} (runs {i + 1} -> {j + 1})"
+            for r in table.itertuples()
+            if r.verdict == "REGRESSION"
+        ]
+        timed = table[table["kind"].isin(["time", "ok"]) & table["ratio"].notna()]
+        for r in timed.itertuples():
+            raw = r.current / r.baseline
+            ratios.append({"case": f"{r.study}/{r.case_id}", "normalised": r.ratio, "raw": raw, "p": r.p_value})
+    caught = {}
+    for factor in PLANTED:
+        hits = total = 0
+        for (i, j), key in itertools.product(pairs, cases):
+            table = compare(runs[i], _slowed(runs[j], key, factor), time_bound=bound, time_alpha=alpha).table
+            flagged = table[
+                (table["verdict"] == "REGRESSION") & (table["case_id"] == key[1]) & (table["kind"] == "time")
+            ]
+            hits += len(flagged) > 0
+            total += 1
+        caught[factor] = (hits, total)
+    return {
+        "pairs": len(pairs),
+        "cases": len(cases),
+        "alarms": alarms,
+        "ratios": pd.DataFrame(ratios),
+        "caught": caught,
+    }
+
+
+def markdown(result: dict, bound: float, alpha: float) -> str:
+    ratios = result["ratios"]
+    lines = [
+        f"Gate: probe-normalised ratio > {1 + bound:.2f} and one-sided Mann-Whitney p < {alpha}.",
+        "",
+        f"- Same-commit pairs: {result['pairs']} ordered pairs x {result['cases']} cases; "
+        f"false alarms: **{len(result['alarms'])}**"
+        + (f" ({'; '.join(result['alarms'][:5])})" if result["alarms"] else ""),
+        "",
+        "| case | raw ratio: median (min-max) | normalised ratio: median (min-max) | pairs with p < alpha |",
+        "|---|---|---|---:|",
+    ]
+    for case, group in ratios.groupby("case"):
+        cell = lambda s: f"{s.median():.3f} ({s.min():.3f}-{s.max():.3f})"  # noqa: E731
+        lines.append(f"| {case} | {cell(group['raw'])} | {cell(group['normalised'])} | {(group['p'] < alpha).sum()} |")
+    lines += ["", "| planted slowdown of one case | caught |", "|---|---:|"]
+    lines += [f"| {factor}x | {hits} of {total} |" for factor, (hits, total) in result["caught"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reports.noise", description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path, nargs="+", help="one results directory per same-commit rerun")
+    parser.add_argument("--time-bound", type=float, default=TIME_BOUND)
+    parser.add_argument("--time-alpha", type=float, default=TIME_ALPHA)
+    args = parser.parse_args(argv)
+    if len(args.runs) < 2:
+        print("error: give at least two run directories", file=sys.stderr)
+        return 2
+    try:
+        runs = [load_side([path], str(path)) for path in args.runs]
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    np.seterr(all="ignore")
+    print(markdown(measure(runs, args.time_bound, args.time_alpha), args.time_bound, args.time_alpha))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
