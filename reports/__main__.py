@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from reports.i18n import LANGUAGES
 from reports.load import collect_and_warn
 from reports.render import render_all
 
@@ -35,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_OUT,
         help=f"output folder for the Markdown and figures (default: {DEFAULT_OUT})",
     )
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default="en",
+        help="language of headings, column names and generated sentences (glossary: reports/glossary_ko.csv)",
+    )
     args = parser.parse_args(argv)
 
     missing = [str(p) for p in args.results if not p.exists()]
@@ -53,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    for path in render_all(collection, args.out):
+    for path in render_all(collection, args.out, args.lang):
         print(f"wrote {path}")
     return 0
 

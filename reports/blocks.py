@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports import stats, versus
+from reports import markers, stats, versus
 from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
 from reports.load import distinct, find_artifact, measured, precision
 from studies import blocks
@@ -250,7 +250,12 @@ def build(
     df_all: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records: dict, results_dirs: list[Path]
 ) -> dict:
     per_seed = cases_frame(df_all)
+    per_seed["mark"] = markers.case_marks(per_seed, "test_acc", current_threshold=_asserted_now, group="network")
+    network_marks = per_seed.groupby("network")["mark"].agg(
+        lambda marks: "".join(m for m in markers.MEANING if any(m in x for x in marks))
+    )
     df = over_seeds(per_seed)
+    df["mark"] = network_marks.reindex(df.index).fillna("")
     ok = df[df["measured"]]
     spent = budget(per_seed)
     comparable = writeup_protocol(per_seed)
@@ -282,8 +287,9 @@ def build(
         "budget": spent,
         "budget_words": budget_words,
         "comparable": comparable,
-        "comparison": comparison_table(per_seed, comparable, budget_words),
-        "summary": summary_table(df),
+        "comparison": _marked(comparison_table(per_seed, comparable, budget_words), network_marks),
+        "summary": _marked(summary_table(df), network_marks),
+        "footnote": markers.footnote(per_seed["mark"]),
         "curves": epoch_curves(per_seed, records, figures_dir, link_prefix),
         "resources": resource_table(df),
         "resources_reading": resources_reading(df, spent["devices"]),
@@ -300,6 +306,20 @@ def build(
         ),
         "agree_within": AGREE_WITHIN,
     }
+
+
+def _asserted_now(row: pd.Series) -> float | None:
+    """The minimum test accuracy the study asserts today for this record's profile and network."""
+    settings = blocks.PROFILES.get(row.get("profile"))
+    return settings.thresholds.get(row.get("network"), {}).get("test_acc") if settings else None
+
+
+def _marked(table: pd.DataFrame, marks: pd.Series) -> pd.DataFrame:
+    """The table's network labels with their records' markers (reports/markers.py)."""
+    name = table.index.name
+    table = table.rename(index=lambda n: f"{n} {marks.get(n, '')}".strip())
+    table.index.name = name
+    return table
 
 
 def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:

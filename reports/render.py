@@ -10,6 +10,7 @@ import pandas as pd
 
 from harness.fileio import atomic_write_bytes
 from reports.figures import drawing_pool
+from reports.i18n import figure_map, translate
 from reports.load import Collection
 from studies import STUDIES
 
@@ -60,23 +61,26 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_all(collection: Collection, out: Path) -> list[Path]:
+def render_all(collection: Collection, out: Path, lang: str = "en") -> list[Path]:
+    """Every study's page and the index, in ``lang`` (``reports/i18n.py``)."""
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
     written = []
     with drawing_pool():
-        studies = _render_studies(collection, out, env, written)
+        studies = _render_studies(collection, out, env, written, lang)
     index = env.get_template("index.md.j2").render(
         studies=studies,
         header=header(collection.frame),
         notes=collection.notes,
         benchmark_files=collection.benchmark_files,
     )
-    written.append(_write(out / "index.md", index))
+    written.append(_write(out / "index.md", translate(index, lang)))
     return written
 
 
-def _render_studies(collection: Collection, out: Path, env: jinja2.Environment, written: list[Path]) -> list[dict]:
+def _render_studies(
+    collection: Collection, out: Path, env: jinja2.Environment, written: list[Path], lang: str
+) -> list[dict]:
     studies = []
     for study in STUDIES.values():
         if study.report is None:
@@ -98,7 +102,7 @@ def _render_studies(collection: Collection, out: Path, env: jinja2.Environment, 
             text = env.get_template(template).render(
                 title=title, command=study.command, notes=collection.notes, **context
             )
-            written.append(_write(out / f"{name}.md", text))
+            written.append(_write(out / f"{name}.md", _page(text, name, out, lang)))
             entry.update(document=f"{name}.md", not_run=True)
         if len(df):
             context = builder.build(
@@ -107,10 +111,14 @@ def _render_studies(collection: Collection, out: Path, env: jinja2.Environment, 
             text = env.get_template(study.template).render(
                 title=title, command=study.command, header=header(df), notes=collection.notes, **context
             )
-            written.append(_write(out / f"{name}.md", text))
+            written.append(_write(out / f"{name}.md", _page(text, name, out, lang)))
             entry["passed"] = int((df["status"] == "passed").sum())
         studies.append(entry)
     return studies
+
+
+def _page(text: str, name: str, out: Path, lang: str) -> str:
+    return translate(text + figure_map(name, out, lang), lang)
 
 
 def _write(path: Path, text: str) -> Path:

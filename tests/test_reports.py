@@ -489,3 +489,54 @@ def test_failed_rerun_recalibrated_and_outlier_cases_are_marked_in_every_table(g
     assert re.search(r"\| d012-arch4-2-resnet34 ✗↻†!\s+\| failed", text)
     assert re.search(r"\| arch4-2 \(4\)-2 .*\| 0\.4000 ✗↻†!", text), "the figure table marks the cell too"
     assert "✗ did not pass" in text and "↻ rerun" in text and "† threshold changed since this run" in text
+
+
+def test_both_languages_render_the_same_numbers_budget_ties_markers_and_figure_map(three_seed_records, tmp_path):
+    """A small record set in English and Korean: matched coverage, the tie wording, markers, the
+    budget line and the write-up figure map hold in both, and the numbers are the same."""
+    path = next(three_seed_records.glob("sbh/d012-arch4-2-resnet34-seed0.json"))
+    record = json.loads(path.read_text())
+    record.update(status="failed")
+    path.write_text(json.dumps(record))
+    for path in three_seed_records.glob("sbh/d012-arch3-*.json"):  # within a seed spread of arch1: a tie
+        record = json.loads(path.read_text())
+        record["metrics"]["acc_all_heads"] += 0.004
+        path.write_text(json.dumps(record))
+    pages = {}
+    for lang in ("en", "ko"):
+        assert render(three_seed_records, tmp_path / lang, "--lang", lang) == 0
+        pages[lang] = (tmp_path / lang / "sbh.md").read_text()
+    en, ko = pages["en"], pages["ko"]
+    assert "**Budget of every number below**: smoke profile" in en
+    assert "**아래 모든 수치의 예산**: smoke 프로필" in ko and "정밀도 fp32" in ko
+    assert "Matched cells: 45 records = 5 structures x 3 backbone(s)" in en
+    assert "일치 셀: 기록 45개 = 구조 5개 x backbone 3개" in ko
+    assert "tie (within noise): **arch1 (1)** and **arch3 (3)** are 0.0010 apart" in en
+    assert "동률 (잡음 범위 내): **arch1 (1)**와(과) **arch3 (3)**의 차이 0.0010" in ko
+    assert "## 1. How to reproduce" in en and "## 1. 재현 방법" in ko
+    assert "[1. 재현 방법](#1-재현-방법)" in ko, "the contents follow the translated headings"
+    assert re.search(r"\| d012-arch4-2-resnet34 ✗\s+\|\s+0 \| failed", en)
+    assert re.search(r"\| d012-arch4-2-resnet34 ✗\s+\|\s+0 \| 실패", ko)
+    for text, heading in (
+        (en, "Write-up figures and tables in this report"),
+        (ko, "문서의 그림·표와 이 보고서의 파일"),
+    ):
+        assert f"## {heading}" in text
+        assert "[figures/d012_acc_all_heads.png](figures/d012_acc_all_heads.png)" in text
+    numbers = lambda text: re.findall(r"\d+\.\d{4}", text)  # noqa: E731
+    assert numbers(en) == numbers(ko), "translation must not touch a number"
+    assert "`tox -e report`" in ko, "code spans are kept as written"
+    assert (tmp_path / "ko" / "index.md").read_text().startswith("# backbone-bench 보고서")
+
+
+def test_blocks_tables_mark_failed_and_recalibrated_networks(blocks_records, tmp_path):
+    path = blocks_records / "blocks" / "sppf-seed0.json"
+    record = json.loads(path.read_text())
+    record.update(status="failed")
+    record["thresholds"] = {"test_acc": 0.99}  # a bar the smoke profile no longer asserts
+    path.write_text(json.dumps(record))
+    render(blocks_records, tmp_path / "out")
+    text = (tmp_path / "out" / "blocks.md").read_text()
+    assert re.search(r"^\| sppf ✗†\s+\|", text, re.M), "the comparison table marks the network"
+    assert "### sppf ✗†" in text and "### vgg\n" in text
+    assert "✗ did not pass" in text and "† threshold changed since this run" in text
