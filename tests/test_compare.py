@@ -204,3 +204,27 @@ def test_noise_study_counts_false_alarms_and_catches_planted_slowdowns(baseline,
     text = capsys.readouterr().out
     assert "false alarms: **0**" in text
     assert "| 1.5x | 30 of 30 |" in text  # 2 ordered pairs x 15 cases
+
+
+def test_perf_speed_ratios_are_gated_by_status_not_as_accuracies(tmp_path):
+    from harness.records import ResultRecord
+
+    def perf(name, ratio, status):
+        record = ResultRecord(
+            study="perf",
+            case_id="lenet5-new",
+            params={"model": "lenet5-new"},
+            profile="smoke",
+            seed=0,
+            device="cpu",
+            status=status,
+            thresholds={"harness_over_dataloader": 3.0},
+            metrics={"harness_over_dataloader": ratio},
+        )
+        write_records(tmp_path / name, [record])
+        return tmp_path / name
+
+    base = perf("base", 4.2, "passed")
+    assert compare(base, perf("noisy", 3.9, "passed"), tmp_path)[0] == 0
+    code, text = compare(base, perf("below", 2.8, "failed"), tmp_path)
+    assert code == 1 and "stopped passing" in text
