@@ -16,27 +16,16 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from pathlib import Path
 
 import torch
+
+from harness.runtime import cpu_flags
 
 PRECISION_CHOICES = ("auto", "fp32", "bf16")
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 # Registry names whose bf16 training step was slower than fp32 on the 2-core EPYC with
 # AVX512-BF16 (interleaved, one process: PERFORMANCE.md). Their inference still runs bf16.
 CPU_FP32_TRAINING: frozenset[str] = frozenset()
-
-
-@lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
 
 
 def native_bf16(device: torch.device) -> str | None:

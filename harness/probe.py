@@ -20,8 +20,7 @@ import time
 import torch
 import torch.nn as nn
 
-from harness.precision import cpu_flags
-from harness.runtime import synchronize
+from harness.runtime import cpu_flags, synchronize
 
 # Each workload is repeated and its fastest repeat kept (noise only ever slows a run down).
 PROBE_REPEATS = 9

@@ -65,14 +65,26 @@ def configure_backends(device: torch.device, *, deterministic: bool) -> None:
 
 
 @lru_cache(maxsize=1)
-def _cpu_model() -> str:
+def _cpuinfo() -> dict[str, str]:
+    """The first CPU's fields of /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, sep, value = line.partition(":")
+            if sep:
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields
+
+
+def _cpu_model() -> str:
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (avx2, avx512_bf16, ...): what decides which kernels run."""
+    return frozenset(_cpuinfo().get("flags", "").split())
 
 
 @lru_cache(maxsize=1)
