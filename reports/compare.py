@@ -198,10 +198,19 @@ def _one(values: pd.Series) -> str | None:
     return distinct.pop() if len(distinct) == 1 else None
 
 
+def _timed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The measured records with their rounds, host speed and precision beside them."""
+    ok = frame[is_measured(frame)]
+    return ok.assign(_rounds=_rounds(ok), _host=host_seconds(ok), _precision=precision(ok))
+
+
+def _normalised(side: pd.DataFrame) -> np.ndarray:
+    """Every timed round of a side, each divided by its own record's host speed."""
+    return np.concatenate([np.asarray(r) / h for r, h in zip(side["_rounds"], side["_host"], strict=True)])
+
+
 def _time_rows(base, cur, study, bound, alpha) -> list[dict]:
-    b, c = base[is_measured(base)], cur[is_measured(cur)]
-    b = b.assign(_rounds=_rounds(b), _host=host_seconds(b), _precision=precision(b))
-    c = c.assign(_rounds=_rounds(c), _host=host_seconds(c), _precision=precision(c))
+    b, c = _timed(base), _timed(cur)
     rows = []
     for case_id in sorted(set(b["case_id"]) & set(c["case_id"])):
         before, after = b[b["case_id"] == case_id], c[c["case_id"] == case_id]
@@ -210,8 +219,7 @@ def _time_rows(base, cur, study, bound, alpha) -> list[dict]:
         if reason:
             rows.append(_row(study, case_id, metric, "not_comparable", None, None, "", "", None, None, False, reason))
             continue
-        b_norm = np.concatenate([np.asarray(r) / h for r, h in zip(before["_rounds"], before["_host"], strict=True)])
-        c_norm = np.concatenate([np.asarray(r) / h for r, h in zip(after["_rounds"], after["_host"], strict=True)])
+        b_norm, c_norm = _normalised(before), _normalised(after)
         raw_b = np.median(np.concatenate(before["_rounds"].to_list()))
         raw_c = np.median(np.concatenate(after["_rounds"].to_list()))
         ratio = float(np.median(c_norm) / np.median(b_norm))
