@@ -31,6 +31,11 @@ timing              inference timing: median_s, min_s, mean_s, stddev_s, rounds,
 model               params (count), flops_per_image (forward), description (the registry's
                     docstring), peak memory where measured
 artifacts           {name: file name} of files written beside the record (weights, attributions)
+instructions        version 3, study perf_instructions (else empty): total (callgrind's Ir of
+                    one call of the counted statement), functions [[name, exclusive count], ...]
+                    (the largest 25), valgrind, cpu_capability (SIMD level inside valgrind),
+                    threads, identity (16 hex digits: what the count depends on besides the
+                    code, harness/callgrind.py)
 budget              epochs (the cap under early stopping), batch_size, lr, optimizer, patience,
                     monitor, min_steps, train_images, test_images, epochs_trained
 environment         machine: cpu, gpu, driver, torch/torchvision/cuda versions, threads;
@@ -52,10 +57,11 @@ from pathlib import Path
 
 from harness.fileio import atomic_write_bytes
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Version 1 lacks timing.rounds_s and the environment's fingerprint and probe: its accuracies
-# and statuses are still compared, its timings are not gated (reports/compare.py).
-READABLE_VERSIONS = (1, 2)
+# and statuses are still compared, its timings are not gated (reports/compare.py). Version 3
+# adds ``instructions``; every other field means what it meant in version 2.
+READABLE_VERSIONS = (1, 2, 3)
 STATUSES = ("passed", "failed", "diverged", "oom", "error")
 # A case that trained to the end and produced metrics, whether or not it met its threshold:
 # the only records whose numbers the reports and the regression gate use.
@@ -91,6 +97,7 @@ class ResultRecord:
     budget: dict = field(default_factory=dict)
     environment: dict = field(default_factory=dict)
     artifacts: dict = field(default_factory=dict)
+    instructions: dict = field(default_factory=dict)
     git_commit: str | None = None
     started_at: str = field(default_factory=utc_now)
     finished_at: str | None = None

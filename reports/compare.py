@@ -13,6 +13,11 @@ Cases are matched by study and case id; each side pools the seeds it has. A case
   divided by its record's probe, is significant at ``TIME_ALPHA``. Times are compared only between records of equal
   machine fingerprint and precision; otherwise the case gets a "not comparable" line. A
   uniformly slower host (every time, probe included, scaled alike) is not a regression;
+- **instructions** (study ``perf_instructions``): callgrind's count of one training step or
+  inference batch rose by more than ``INSTRUCTION_BOUND``, between records of equal
+  ``instructions.identity`` (valgrind, torch, Python, SIMD level, threads) on any host, with no
+  probe: a count does not depend on how busy or fast the host is. The row names the functions
+  whose counts grew most;
 - **status**: it passed in the baseline and did not pass now (failed, error, diverged, oom).
 
 The perf study's asserted metrics are speed ratios measured within one process, not
@@ -49,6 +54,9 @@ ACC_ALPHA = 0.05
 # From same-commit reruns in separate processes on this project's CPU (docs/gate.md).
 TIME_BOUND = 0.20
 TIME_ALPHA = 0.01
+# From 5+ same-commit runs of every perf_instructions case in separate processes (docs/gate.md).
+INSTRUCTION_BOUND = 0.01
+GROWN_FUNCTIONS = 3  # functions named in an instruction regression's row
 PROBE = "environment.probe"
 MACHINE_STUDIES = {name for name, study in STUDIES.items() if study.run_alone}
 COLUMNS = [
@@ -263,6 +271,67 @@ def _not_comparable(before: pd.DataFrame, after: pd.DataFrame) -> str | None:
     return None
 
 
+def _instruction_rows(base, cur, study, bound) -> list[dict]:
+    column = "instructions.total"
+    if column not in base or column not in cur:
+        return []
+    b, c = (side[is_measured(side) & side[column].notna()] for side in (base, cur))
+    rows = []
+    for case_id in sorted(set(b["case_id"]) & set(c["case_id"])):
+        before, after = b[b["case_id"] == case_id], c[c["case_id"] == case_id]
+        identities = [_one(side["instructions.identity"]) for side in (before, after)]
+        if None in identities or identities[0] != identities[1]:
+            why = "not comparable (different valgrind, torch, Python, SIMD level or threads: identities differ)"
+            rows.append(
+                _row(study, case_id, "instructions", "not_comparable", None, None, "", "", None, None, False, why)
+            )
+            continue
+        count_b, count_c = float(before[column].median()), float(after[column].median())
+        ratio = count_c / count_b
+        worse = ratio > 1 + bound
+        spreads = f"{_spread(before[column]):.2e} vs {_spread(after[column]):.2e}"
+        why = f"{len(before)} vs {len(after)} run(s); spread {spreads}"
+        if ratio != 1:
+            why += "; grew most: " + grown_functions(before, after)
+        rows.append(
+            _row(
+                study,
+                case_id,
+                "instructions",
+                "instructions" if worse else "ok",
+                count_b,
+                count_c,
+                f"{ratio - 1:+.3%}",
+                f"+{bound:.1%}",
+                ratio,
+                None,
+                worse,
+                why,
+            )
+        )
+    return rows
+
+
+def _spread(counts: pd.Series) -> float:
+    """(max - min) / median of one side's counts."""
+    return float((counts.max() - counts.min()) / counts.median())
+
+
+def grown_functions(before: pd.DataFrame, after: pd.DataFrame, limit: int = GROWN_FUNCTIONS) -> str:
+    """The functions whose exclusive counts grew most (median per side over its records; a
+    function outside a side's listed top counts as 0 there, and is marked new)."""
+    sides = []
+    for side in (before, after):
+        per_run = [dict(map(tuple, functions)) for functions in side["instructions.functions"]]
+        names = set().union(*per_run)
+        sides.append({name: float(np.median([run.get(name, 0) for run in per_run])) for name in names})
+    growth = {name: sides[1].get(name, 0) - sides[0].get(name, 0) for name in set(sides[0]) | set(sides[1])}
+    top = sorted((g, name) for name, g in growth.items() if g > 0)[::-1][:limit]
+    if not top:
+        return "no listed function grew"
+    return ", ".join(f"`{name}` {g:+,.0f}{' (new)' if name not in sides[0] else ''}" for g, name in top)
+
+
 def _status_rows(base, cur, study) -> list[dict]:
     passed_before = set(base.loc[base["status"] == "passed", "case_id"])
     latest = cur.groupby("case_id")["status"].agg(
@@ -307,6 +376,7 @@ def compare(
     acc_tolerance: float | None = None,
     time_bound: float = TIME_BOUND,
     time_alpha: float = TIME_ALPHA,
+    instruction_bound: float = INSTRUCTION_BOUND,
 ) -> Comparison:
     notes, rows = [], []
     for study, metrics in _thresholded(baseline).items():
@@ -317,6 +387,7 @@ def compare(
             rows += _accuracy_rows(base, cur, study, metric, acc_tolerance)
         time_rows = _time_rows(base, cur, study, time_bound, time_alpha)
         rows += time_rows
+        rows += _instruction_rows(base, cur, study, instruction_bound)
         skipped = [r for r in time_rows if r["kind"] == "not_comparable"]
         if skipped:
             reasons = sorted({r["why"] for r in skipped})
@@ -330,7 +401,8 @@ def compare(
             )
     notes.append(
         f"Rules: accuracy drop beyond the seed range (and one-sided t-test p < {ACC_ALPHA} with 2+ current seeds); "
-        f"time: probe-normalised ratio above +{time_bound:.0%} and one-sided Mann-Whitney p < {time_alpha}."
+        f"time: probe-normalised ratio above +{time_bound:.0%} and one-sided Mann-Whitney p < {time_alpha}; "
+        f"instructions: count above +{instruction_bound:.1%}."
     )
     return Comparison(table=pd.DataFrame(rows, columns=COLUMNS), notes=notes)
 
@@ -384,6 +456,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--time-alpha", type=float, default=TIME_ALPHA, help=f"significance of the rank test (default {TIME_ALPHA})"
     )
+    parser.add_argument(
+        "--instruction-bound",
+        type=float,
+        default=INSTRUCTION_BOUND,
+        help=f"allowed growth of a callgrind instruction count (default {INSTRUCTION_BOUND})",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown here (default: stdout)")
     parser.add_argument("--json", type=Path, default=None, help="also write the verdicts here as JSON")
     args = parser.parse_args(argv)
@@ -398,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
             acc_tolerance=args.acc_tolerance,
             time_bound=args.time_bound,
             time_alpha=args.time_alpha,
+            instruction_bound=args.instruction_bound,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

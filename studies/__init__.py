@@ -7,10 +7,12 @@ Nothing here imports torch, so the reporter can read the registry on any machine
 
 from __future__ import annotations
 
-from studies import blocks, emnist, perf, sbh
+from studies import blocks, emnist, perf, perf_instructions, sbh
 from studies.registry import Experiment, Study
 
-STUDIES: dict[str, Study] = {s.name: s for s in (sbh.STUDY, blocks.STUDY, emnist.STUDY, perf.STUDY)}
+STUDIES: dict[str, Study] = {
+    s.name: s for s in (sbh.STUDY, blocks.STUDY, emnist.STUDY, perf.STUDY, perf_instructions.STUDY)
+}
 
 # Markers that are not a study's: the CI subset of the long grids, and "trains a network".
 GENERAL_MARKERS = {
