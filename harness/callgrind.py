@@ -48,7 +48,7 @@ CHILD_FAILED_LINES = 15
 
 
 class CallgrindError(RuntimeError):
-    """valgrind ran but gave no counts; the message says why in one line."""
+    """No counts (valgrind missing, failed, or wrote none); the message says why in one line."""
 
 
 @dataclass(frozen=True)
