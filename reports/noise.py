@@ -6,6 +6,11 @@ and current: any regression there is a false alarm. Then, for each pair and each
 case's timed rounds in the current run are multiplied by a planted factor (its probe left
 alone, as a real slowdown of the code would leave it) and the gate must flag it. Prints the
 Markdown that docs/gate.md keeps, with the spread of the raw and probe-normalised ratios.
+
+Records with instruction counts (study ``perf_instructions``) add the counts' same-commit
+spread per case. ``--planted DIR ...`` takes runs of a really slowed-down code (not scaled
+records): each is compared with every same-commit run, and the table says per case how often
+each gate (instructions, time) flagged it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.compare import TIME_ALPHA, TIME_BOUND, compare, load_side
+from reports.compare import INSTRUCTION_BOUND, TIME_ALPHA, TIME_BOUND, compare, load_side
 
 PLANTED = (1.1, 1.2, 1.3, 1.5)
 
@@ -30,18 +35,19 @@ def _slowed(frame: pd.DataFrame, key: tuple[str, str], factor: float) -> pd.Data
     return out
 
 
-def measure(runs: list[pd.DataFrame], bound: float, alpha: float) -> dict:
+def measure(runs: list[pd.DataFrame], bound: float, alpha: float, instruction_bound: float = INSTRUCTION_BOUND) -> dict:
     pairs = list(itertools.permutations(range(len(runs)), 2))
     cases = sorted(set(zip(runs[0]["study"], runs[0]["case_id"], strict=True)))
     alarms, ratios = [], []
+    gate = {"time_bound": bound, "time_alpha": alpha, "instruction_bound": instruction_bound}
     for i, j in pairs:
-        table = compare(runs[i], runs[j], time_bound=bound, time_alpha=alpha).table
+        table = compare(runs[i], runs[j], **gate).table
         alarms += [
             f"{r.study}/{r.case_id} {r.metric} (runs {i + 1} -> {j + 1})"
             for r in table.itertuples()
             if r.verdict == "REGRESSION"
         ]
-        timed = table[table["kind"].isin(["time", "ok"]) & table["ratio"].notna()]
+        timed = table[table["kind"].isin(["time", "ok"]) & table["ratio"].notna() & (table["metric"] != "instructions")]
         for r in timed.itertuples():
             raw = r.current / r.baseline
             ratios.append({"case": f"{r.study}/{r.case_id}", "normalised": r.ratio, "raw": raw, "p": r.p_value})
@@ -49,7 +55,7 @@ def measure(runs: list[pd.DataFrame], bound: float, alpha: float) -> dict:
     for factor in PLANTED:
         hits = total = 0
         for (i, j), key in itertools.product(pairs, cases):
-            table = compare(runs[i], _slowed(runs[j], key, factor), time_bound=bound, time_alpha=alpha).table
+            table = compare(runs[i], _slowed(runs[j], key, factor), **gate).table
             flagged = table[
                 (table["verdict"] == "REGRESSION") & (table["case_id"] == key[1]) & (table["kind"] == "time")
             ]
@@ -62,7 +68,42 @@ def measure(runs: list[pd.DataFrame], bound: float, alpha: float) -> dict:
         "alarms": alarms,
         "ratios": pd.DataFrame(ratios),
         "caught": caught,
+        "counts": instruction_spread(runs),
     }
+
+
+def instruction_spread(runs: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per counted case: runs, median count, (max - min) / median over the same-commit runs."""
+    column = "instructions.total"
+    counted = [run[run[column].notna()] for run in runs if column in run]
+    if not counted:
+        return pd.DataFrame()
+    counts = pd.concat(run.set_index("case_id")[column].astype(float) for run in counted)
+    by_case = counts.groupby(level=0)
+    return pd.DataFrame(
+        {
+            "runs": by_case.size(),
+            "instructions": by_case.median(),
+            "spread": (by_case.max() - by_case.min()) / by_case.median(),
+        }
+    )
+
+
+def planted_verdicts(runs: list[pd.DataFrame], planted: list[pd.DataFrame], gate: dict) -> pd.DataFrame:
+    """Per case and gate (instructions, time): how many (same-commit run, planted run) pairs
+    the gate flagged, and the median change it saw."""
+    rows = []
+    for base, slowed in itertools.product(runs, planted):
+        table = compare(base, slowed, **gate).table
+        table = table[table["ratio"].notna()]
+        rows += [
+            {"case": r.case_id, "gate": r.metric, "flagged": r.verdict == "REGRESSION", "ratio": r.ratio}
+            for r in table.itertuples()
+        ]
+    frame = pd.DataFrame(rows)
+    return frame.groupby(["case", "gate"]).agg(
+        flagged=("flagged", "sum"), pairs=("flagged", "size"), ratio=("ratio", "median"), lowest=("ratio", "min")
+    )
 
 
 def markdown(result: dict, bound: float, alpha: float) -> str:
@@ -82,6 +123,25 @@ def markdown(result: dict, bound: float, alpha: float) -> str:
         lines.append(f"| {case} | {cell(group['raw'])} | {cell(group['normalised'])} | {(group['p'] < alpha).sum()} |")
     lines += ["", "| planted slowdown of one case | caught |", "|---|---:|"]
     lines += [f"| {factor}x | {hits} of {total} |" for factor, (hits, total) in result["caught"].items()]
+    counts = result["counts"]
+    if len(counts):
+        lines += [
+            "",
+            "| counted case | runs | median instructions | spread (max - min) / median |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [f"| {r.Index} | {r.runs} | {r.instructions:,.0f} | {r.spread:.1e} |" for r in counts.itertuples()]
+    planted = result.get("planted")
+    if planted is not None and len(planted):
+        lines += [
+            "",
+            "| planted code, case | gate | flagged | median ratio (lowest) |",
+            "|---|---|---:|---|",
+        ]
+        lines += [
+            f"| {case} | {gate} | {r.flagged:.0f} of {r.pairs:.0f} | {r.ratio:.4f} ({r.lowest:.4f}) |"
+            for (case, gate), r in planted.iterrows()
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -90,17 +150,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", type=Path, nargs="+", help="one results directory per same-commit rerun")
     parser.add_argument("--time-bound", type=float, default=TIME_BOUND)
     parser.add_argument("--time-alpha", type=float, default=TIME_ALPHA)
+    parser.add_argument("--instruction-bound", type=float, default=INSTRUCTION_BOUND)
+    parser.add_argument("--planted", type=Path, nargs="*", default=[], help="runs of a really slowed-down code")
     args = parser.parse_args(argv)
     if len(args.runs) < 2:
         print("error: give at least two run directories", file=sys.stderr)
         return 2
     try:
         runs = [load_side([path], str(path)) for path in args.runs]
+        planted = [load_side([path], str(path)) for path in args.planted]
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     np.seterr(all="ignore")
-    print(markdown(measure(runs, args.time_bound, args.time_alpha), args.time_bound, args.time_alpha))
+    result = measure(runs, args.time_bound, args.time_alpha, args.instruction_bound)
+    if planted:
+        gate = {
+            "time_bound": args.time_bound,
+            "time_alpha": args.time_alpha,
+            "instruction_bound": args.instruction_bound,
+        }
+        result["planted"] = planted_verdicts(runs, planted, gate)
+    print(markdown(result, args.time_bound, args.time_alpha))
     return 0
 
 

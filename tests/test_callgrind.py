@@ -150,3 +150,15 @@ def test_the_report_page_states_counts_spread_and_where_they_go(tmp_path):
     assert cells[1:4] == ["3", "1", "2e-06"]  # runs, millions of instructions, (max - min) / median
     assert "- 600 `at::native::conv [libtorch_cpu.so]`" in page
     assert "[perf_instructions.md](perf_instructions.md)" in (tmp_path / "report" / "index.md").read_text()
+
+
+def test_the_noise_study_reports_the_counts_spread_and_both_gates_on_planted_code(tmp_path, capsys):
+    from reports import noise
+
+    same = [str(_counted(tmp_path / f"run{n}", 1_000_000)) for n in (1, 2)]
+    planted = str(_counted(tmp_path / "planted", 1_020_000, grown=20_000))
+    assert noise.main([*same, "--planted", planted]) == 0
+    text = capsys.readouterr().out
+    assert "| lenet5-new-train-step | 6 | 1,000,001 | 2.0e-06 |" in text  # 3 records a run, counts 1,000,000-2
+    assert "| lenet5-new-train-step | instructions | 2 of 2 | 1.0200 (1.0200) |" in text
+    assert "| lenet5-new-train-step | step_s | 0 of 2 |" in text
