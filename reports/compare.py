@@ -55,7 +55,7 @@ ACC_ALPHA = 0.05
 TIME_BOUND = 0.20
 TIME_ALPHA = 0.01
 # From 5+ same-commit runs of every perf_instructions case in separate processes (docs/gate.md).
-INSTRUCTION_BOUND = 0.01
+INSTRUCTION_BOUND = 0.005
 GROWN_FUNCTIONS = 3  # functions named in an instruction regression's row
 PROBE = "environment.probe"
 MACHINE_STUDIES = {name for name, study in STUDIES.items() if study.run_alone}
