@@ -65,9 +65,11 @@ def render_all(collection: Collection, out: Path, lang: str = "en") -> list[Path
     """Every study's page and the index, in ``lang`` (``reports/i18n.py``)."""
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
-    written = []
+    written, pages = [], []
     with drawing_pool():
-        studies = _render_studies(collection, out, env, written, lang)
+        studies = _render_studies(collection, out, env, pages, lang)
+    # The figure map links the figures that exist: written only after every drawing finished.
+    written += [_write(out / f"{name}.md", _page(text, name, out, lang)) for name, text in pages]
     index = env.get_template("index.md.j2").render(
         studies=studies,
         header=header(collection.frame),
@@ -79,7 +81,7 @@ def render_all(collection: Collection, out: Path, lang: str = "en") -> list[Path
 
 
 def _render_studies(
-    collection: Collection, out: Path, env: jinja2.Environment, written: list[Path], lang: str
+    collection: Collection, out: Path, env: jinja2.Environment, pages: list[tuple[str, str]], lang: str
 ) -> list[dict]:
     studies = []
     for study in STUDIES.values():
@@ -102,7 +104,7 @@ def _render_studies(
             text = env.get_template(template).render(
                 title=title, command=study.command, notes=collection.notes, **context
             )
-            written.append(_write(out / f"{name}.md", _page(text, name, out, lang)))
+            pages.append((name, text))
             entry.update(document=f"{name}.md", not_run=True)
         if len(df):
             context = builder.build(
@@ -111,7 +113,7 @@ def _render_studies(
             text = env.get_template(study.template).render(
                 title=title, command=study.command, header=header(df), notes=collection.notes, **context
             )
-            written.append(_write(out / f"{name}.md", _page(text, name, out, lang)))
+            pages.append((name, text))
             entry["passed"] = int((df["status"] == "passed").sum())
         studies.append(entry)
     return studies
