@@ -46,6 +46,7 @@ from scipy import stats
 from reports.load import collect_and_warn, precision
 from reports.load import measured as is_measured
 from reports.render import md_table
+from reports.stats import relative_spread
 from studies import STUDIES
 
 # The smallest margin docs/thresholds.md keeps below the lowest calibration run.
@@ -289,7 +290,7 @@ def _instruction_rows(base, cur, study, bound) -> list[dict]:
         count_b, count_c = float(before[column].median()), float(after[column].median())
         ratio = count_c / count_b
         worse = ratio > 1 + bound
-        spreads = f"{_spread(before[column]):.2e} vs {_spread(after[column]):.2e}"
+        spreads = f"{relative_spread(before[column]):.2e} vs {relative_spread(after[column]):.2e}"
         why = f"{len(before)} vs {len(after)} run(s); spread {spreads}"
         if ratio != 1:
             why += "; grew most: " + grown_functions(before, after)
@@ -310,11 +311,6 @@ def _instruction_rows(base, cur, study, bound) -> list[dict]:
             )
         )
     return rows
-
-
-def _spread(counts: pd.Series) -> float:
-    """(max - min) / median of one side's counts."""
-    return float((counts.max() - counts.min()) / counts.median())
 
 
 def grown_functions(before: pd.DataFrame, after: pd.DataFrame, limit: int = GROWN_FUNCTIONS) -> str:

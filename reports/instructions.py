@@ -7,12 +7,13 @@ from __future__ import annotations
 import pandas as pd
 
 from reports.load import distinct, measured
+from reports.stats import relative_spread
 
 TOP = 5  # functions listed per case
 
 
 def _spread(values: pd.Series) -> float:
-    return float((values.max() - values.min()) / values.median()) if len(values) > 1 else float("nan")
+    return relative_spread(values) if len(values) > 1 else float("nan")
 
 
 def build(frame: pd.DataFrame, figures_dir, figures_rel, **_) -> dict:

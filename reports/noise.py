@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from reports.compare import INSTRUCTION_BOUND, TIME_ALPHA, TIME_BOUND, compare, load_side
+from reports.stats import relative_spread
 
 PLANTED = (1.1, 1.2, 1.3, 1.5)
 
@@ -84,7 +85,7 @@ def instruction_spread(runs: list[pd.DataFrame]) -> pd.DataFrame:
         {
             "runs": by_case.size(),
             "instructions": by_case.median(),
-            "spread": (by_case.max() - by_case.min()) / by_case.median(),
+            "spread": by_case.agg(relative_spread),
         }
     )
 

@@ -13,6 +13,11 @@ from scipy import stats
 ALPHA = 0.05
 
 
+def relative_spread(values: pd.Series) -> float:
+    """(max - min) / median: how far repeated measurements of one thing lie apart."""
+    return float((values.max() - values.min()) / values.median())
+
+
 def ci_halfwidth(values: pd.Series, confidence: float = 0.95) -> float:
     """Half-width of the Student-t confidence interval of the mean; NaN below two values."""
     values = values.dropna()

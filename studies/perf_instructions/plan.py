@@ -13,6 +13,7 @@ from dataclasses import asdict
 
 import pytest
 import torch
+import torch.nn as nn
 
 import models
 from harness.callgrind import THREADS, CallgrindError, count_instructions, missing_tools
@@ -42,20 +43,26 @@ def _batch(case: InstructionCase, batch: int, root) -> DeviceData:
 
 
 def statement(case_id: str, batch: int | None = None) -> Callable[[], object]:
-    """One training step or one inference batch of the case, ready to call repeatedly."""
-    case = BY_ID[case_id]
-    batch = batch or PROFILES["smoke"].batch
-    data = _batch(case, batch, default_data_root())
+    """One training step or one inference batch of the case, ready to call repeatedly (the
+    callgrind child's entry; its data root comes from the environment the parent set)."""
+    return _built(BY_ID[case_id], batch or PROFILES["smoke"].batch, default_data_root())[0]
+
+
+def _built(case: InstructionCase, batch: int, root) -> tuple[Callable[[], object], nn.Module, DeviceData]:
+    """The case's statement with the model and batch it runs on."""
+    data = _batch(case, batch, root)
     seed_everything(0)
     model = prepare_model(models.create(case.model, **dict(case.build)), CPU)
     if case.phase == "inference-batch":
-        return lambda: evaluate(model, data, batch_size=batch, device=CPU)
+        return (lambda: evaluate(model, data, batch_size=batch, device=CPU)), model, data
     optimizer = adam(model, 1e-4, CPU)
     task = SbhTask() if case.digits else ClassificationTask
     generator = torch.Generator().manual_seed(0)
-    return lambda: train_one_epoch(
-        model, optimizer, data, task, batch_size=batch, generator=generator, device=CPU, epoch=1
-    )
+
+    def step():
+        return train_one_epoch(model, optimizer, data, task, batch_size=batch, generator=generator, device=CPU, epoch=1)
+
+    return step, model, data
 
 
 def _counts(case: InstructionCase, ctx: RunContext, root, groups: set[str]) -> dict:
@@ -101,11 +108,11 @@ def run_case(
         threads = torch.get_num_threads()
         torch.set_num_threads(THREADS)
         try:
-            run = statement(case.id, settings.batch)
+            run, model, data = _built(case, settings.batch, root)
+            record.model = model_stats(model, data.batch(torch.arange(1), CPU)[0])
             timing = time_inference(
                 None, run, rounds=settings.timed_rounds, warmup_rounds=settings.warmup_rounds, device=CPU
             )
-            record.model = model_stats(*_model_and_example(case, settings.batch, root))
         finally:
             torch.set_num_threads(threads)
         record.timing = {**asdict(timing), "measures": "step_s"}
@@ -118,9 +125,3 @@ def run_case(
         )
         judge(record)
     return record
-
-
-def _model_and_example(case: InstructionCase, batch: int, root):
-    model = models.create(case.model, **dict(case.build))
-    example, _ = _batch(case, batch, root).batch(torch.arange(1), CPU)
-    return model, example
