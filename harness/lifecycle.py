@@ -33,7 +33,7 @@ from harness.precision import Precision, resolve_precision
 from harness.probe import fingerprint, probe
 from harness.records import MEASURED_STATUSES, RecordError, ResultRecord, read_record, record_path
 from harness.runtime import git_commit, machine_info, seed_everything
-from harness.settings import Budget, TimingRounds
+from harness.settings import Budget, SeedGate, TimingRounds
 from harness.timing import Timing, inference_fn, mean_batch_latency, time_inference
 from harness.train import DeviceData, EpochLog, Task, evaluate, fit, prepare_model
 
@@ -80,6 +80,7 @@ class CasePlan:
     measure_memory: bool = False
     latency_batch: int | None = None  # also record the mean time of one batch of this size (latency_b<N>_s)
     finish: Callable[[Finished], None] | None = None  # study-specific extras (weights, latency)
+    seed_gate: SeedGate | None = None  # unstable group: judged over seeds, not per seed (thresholds empty)
 
 
 def require_profile(profiles, ctx: RunContext, study: str) -> None:
@@ -92,6 +93,8 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
     """Build, train, measure and record one case; the record is on disk whatever happens."""
     skip_if_done(ctx, plan.study, plan.case_id)
     record = new_record(plan.study, plan.case_id, plan.params, ctx, thresholds=plan.thresholds, budget=plan.budget)
+    if plan.seed_gate is not None:
+        record.seed_gate = asdict(plan.seed_gate)
     with recorded(record, ctx.results_dir):
         data = plan.load_data()
         precision = resolve_precision(
@@ -140,6 +143,7 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
         if plan.finish is not None:
             plan.finish(Finished(model, record, data, history, ctx, precision))
         judge(record)
+        judge_seeds(record, ctx.results_dir)
         if benchmark is not None:
             benchmark.extra_info.update(status=record.status, **{k: record.metrics.get(k) for k in record.thresholds})
     return record
@@ -201,6 +205,44 @@ def judge(record: ResultRecord) -> None:
     ]
     record.status = "failed" if misses else "passed"
     record.error = f"below threshold: {', '.join(misses)}" if misses else None
+    if record.seed_gate:
+        record.seed_gate["converged"] = converged(record, record.seed_gate)
+
+
+def converged(record: ResultRecord, gate: dict) -> bool:
+    """Whether this run reached the gate's bar (a run that diverged did not)."""
+    value = record.metrics.get(gate["metric"])
+    return record.status != "diverged" and value is not None and value >= gate["bar"]
+
+
+def judge_seeds(record: ResultRecord, results_dir: Path) -> None:
+    """An unstable group's verdict, given by the record that completes seeds 0 .. of-1 of its case
+    (in any order, across sessions with --skip-done): it fails when fewer than ``need`` of them
+    reached the bar. The other seeds are read from their records and measured against today's
+    rule; a seed missing, errored or from another profile leaves the case without a verdict."""
+    gate = record.seed_gate
+    if not gate or record.status != "passed" or record.seed >= gate["of"]:
+        return
+    reached = []
+    for seed in range(gate["of"]):
+        other = record
+        if seed != record.seed:
+            try:
+                other = read_record(record_path(results_dir, record.study, record.case_id, seed))
+            except RecordError:
+                return
+            if other.profile != record.profile or other.status not in (*MEASURED_STATUSES, "diverged"):
+                return
+        if converged(other, gate):
+            reached.append(seed)
+    passed = len(reached) >= gate["need"]
+    gate.update(converged_seeds=reached, verdict="pass" if passed else "fail")
+    if not passed:
+        record.status = "failed"
+        record.error = (
+            f"seed gate: {len(reached)} of seeds 0-{gate['of'] - 1} reached {gate['metric']} >= {gate['bar']:.2f} "
+            f"(converged: {reached or 'none'}); the group needs {gate['need']}"
+        )
 
 
 def check_passed(record: ResultRecord) -> None:

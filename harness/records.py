@@ -20,6 +20,11 @@ error               one-line message for the last three statuses, else null
 traceback           for an ``error`` raised by the code: the end of its Python traceback
                     (at most 4,000 characters), else null
 thresholds          {metric: minimum} that the case asserts
+seed_gate           version 4, cases of an unstable group (else empty): the rule (metric, bar,
+                    need, of: at least ``need`` of seeds 0 .. of-1 reach ``bar``), whether this
+                    seed ``converged``, and, on the record that completed those seeds,
+                    ``converged_seeds`` (the list) and ``verdict`` (``pass`` / ``fail``);
+                    such a case asserts no per-seed minimum (harness.lifecycle.judge_seeds)
 metrics             {name: number}: accuracies, test loss, train/inference seconds,
                     ``latency_b32_s`` (mean seconds of one batch of 32, sbh), ``best_epoch``
                     (early stopping; ``budget.epochs_trained`` says how many ran), ...
@@ -57,11 +62,11 @@ from pathlib import Path
 
 from harness.fileio import atomic_write_bytes
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Version 1 lacks timing.rounds_s and the environment's fingerprint and probe: its accuracies
 # and statuses are still compared, its timings are not gated (reports/compare.py). Version 3
-# adds ``instructions``; every other field means what it meant in version 2.
-READABLE_VERSIONS = (1, 2, 3)
+# adds ``instructions``, version 4 ``seed_gate``; every other field means what it meant in version 2.
+READABLE_VERSIONS = (1, 2, 3, 4)
 STATUSES = ("passed", "failed", "diverged", "oom", "error")
 # A case that trained to the end and produced metrics, whether or not it met its threshold:
 # the only records whose numbers the reports and the regression gate use.
@@ -90,6 +95,7 @@ class ResultRecord:
     error: str | None = None
     traceback: str | None = None
     thresholds: dict = field(default_factory=dict)
+    seed_gate: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     curves: list = field(default_factory=list)
     timing: dict = field(default_factory=dict)

@@ -56,3 +56,19 @@ class TimingRounds:
 
     rounds: int
     warmup: int = 0
+
+
+@dataclass(frozen=True)
+class SeedGate:
+    """The rule of a threshold group whose runs sometimes collapse to chance (large learning
+    rates): one seed's accuracy is no verdict, so no seed asserts a minimum alone; the case
+    fails when fewer than ``need`` of its seeds 0 .. ``of`` - 1 reach ``bar`` on ``metric``.
+    The record that completes those seeds carries the verdict (harness.lifecycle.judge_seeds)."""
+
+    metric: str
+    bar: float
+    need: int = 2
+    of: int = 3
+
+    def describe(self) -> str:
+        return f"at least {self.need} of seeds 0-{self.of - 1} reach {self.metric} >= {self.bar:.2f}"

@@ -18,6 +18,10 @@ Cases are matched by study and case id; each side pools the seeds it has. A case
   ``instructions.identity`` (valgrind, torch, Python, SIMD level, threads) on any host, with no
   probe: a count does not depend on how busy or fast the host is. The row names the functions
   whose counts grew most;
+- **seeds converged** (a seed-gated, unstable group: ``SeedGate`` in the study's profile):
+  fewer than the rule's ``need`` of the current run's seeds 0 .. ``of`` - 1 reached its bar.
+  Such a case's mean accuracy is not compared (one collapsed seed moves it by half); with
+  fewer seeds than the rule counts, the row says it was not judged;
 - **status**: it passed in the baseline and did not pass now (failed, error, diverged, oom).
 
 The perf study's asserted metrics are speed ratios measured within one process, not
@@ -46,7 +50,7 @@ from scipy import stats
 from reports.load import collect_and_warn, precision
 from reports.load import measured as is_measured
 from reports.render import md_table
-from reports.stats import relative_spread
+from reports.stats import relative_spread, seeds_reached
 from studies import STUDIES
 
 # The smallest margin docs/thresholds.md keeps below the lowest calibration run.
@@ -153,7 +157,7 @@ def _accuracy_rows(base, cur, study, metric, acc_tolerance) -> list[dict]:
     b, c = base[is_measured(base)], cur[is_measured(cur)]
     ranges = _ranges(b, column)
     rows = []
-    for case_id in sorted(set(b["case_id"]) & set(c["case_id"])):
+    for case_id in sorted((set(b["case_id"]) & set(c["case_id"])) - _seed_gated(base) - _seed_gated(cur)):
         before = b.loc[b["case_id"] == case_id, column].dropna().to_numpy(float)
         after = c.loc[c["case_id"] == case_id, column].dropna().to_numpy(float)
         if not len(before) or not len(after):
@@ -180,6 +184,47 @@ def _accuracy_rows(base, cur, study, metric, acc_tolerance) -> list[dict]:
                 f"-{tolerance:.4f}",
                 None,
                 p,
+                worse,
+                why,
+            )
+        )
+    return rows
+
+
+def _seed_gated(frame: pd.DataFrame) -> set[str]:
+    if "seed_gate.metric" not in frame:
+        return set()
+    return set(frame.loc[frame["seed_gate.metric"].notna(), "case_id"])
+
+
+def _seed_gate_rows(base, cur, study) -> list[dict]:
+    rows = []
+    for case_id in sorted(_seed_gated(cur)):
+        reached, counted, rule = seeds_reached(cur[cur["case_id"] == case_id])
+        need, of = int(rule["seed_gate.need"]), int(rule["seed_gate.of"])
+        before = ""
+        if case_id in _seed_gated(base):
+            k, n, _ = seeds_reached(base[base["case_id"] == case_id])
+            before = f"{k} of {n}"
+        judged = counted >= of
+        worse = judged and reached < need
+        why = f"seeds 0-{of - 1} reaching {rule['seed_gate.bar']:.2f}"
+        if not judged:
+            why = f"not judged: {counted} of seeds 0-{of - 1} ran; the rule counts {of}"
+        metric = f"{rule['seed_gate.metric']} seeds >= {rule['seed_gate.bar']:.2f}"
+        kind = "accuracy" if worse else "ok"
+        rows.append(
+            _row(
+                study,
+                case_id,
+                metric,
+                kind,
+                before,
+                f"{reached} of {counted}",
+                "",
+                f">= {need} of {of}",
+                None,
+                None,
                 worse,
                 why,
             )
@@ -381,6 +426,7 @@ def compare(
         # are gated through its status (a ratio below its minimum fails the case) and its time.
         for metric in [] if study in MACHINE_STUDIES else metrics:
             rows += _accuracy_rows(base, cur, study, metric, acc_tolerance)
+        rows += [] if study in MACHINE_STUDIES else _seed_gate_rows(base, cur, study)
         time_rows = _time_rows(base, cur, study, time_bound, time_alpha)
         rows += time_rows
         rows += _instruction_rows(base, cur, study, instruction_bound)
@@ -397,6 +443,7 @@ def compare(
             )
     notes.append(
         f"Rules: accuracy drop beyond the seed range (and one-sided t-test p < {ACC_ALPHA} with 2+ current seeds); "
+        "seed-gated (unstable) cases: fewer seeds reaching the bar than their rule needs; "
         f"time: probe-normalised ratio above +{time_bound:.0%} and one-sided Mann-Whitney p < {time_alpha}; "
         f"instructions: count above +{instruction_bound:.1%}."
     )
@@ -486,9 +533,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.out:
         print(text)
     for _, row in result.regressions.iterrows():
+        change = f"{row['change']}, " if row["change"] else ""
         print(
             f"REGRESSION {row['study']}/{row['case_id']} {row['metric']}: {row['baseline']} -> {row['current']} "
-            f"({row['change']}, allowed {row['allowed']})",
+            f"({change}allowed {row['allowed']})",
             file=sys.stderr,
         )
     return 1 if len(result.regressions) else 0

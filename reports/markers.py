@@ -1,6 +1,7 @@
 """Markers that every table of a report puts beside a case that needs a second look, with the
 footnote that explains them: failed, rerun, threshold changed since the run, only the
-untrained-model floor asserted, and outliers of their threshold group."""
+untrained-model floor asserted, judged over seeds (unstable groups), and outliers of their
+threshold group."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ MEANING = {
     "↻": "rerun: an older record of the same case and seed was replaced by this one",
     "†": "threshold changed since this run: the record asserted a different minimum than the study does now",
     "°": "uncalibrated group: only the untrained-model floor is asserted",
+    "≈": "seed-gated (unstable group): no minimum per seed; the case fails when too few of its seeds reach the "
+    "group's bar (rule beside the budget)",
     "!": "outlier: below every other record of its threshold group by more than the group's seed spread",
 }
 # With one seed the group's seed spread is unknown; this stands in for it.
@@ -52,6 +55,8 @@ def case_marks(
                 mark += "†"
         if row.get("params.threshold_calibrated") is False:
             mark += "°"
+        if pd.notna(row.get("seed_gate.metric", None)):
+            mark += "≈"
         if outlier.get(index, False):
             mark += "!"
         marks.append(mark)

@@ -18,6 +18,19 @@ def relative_spread(values: pd.Series) -> float:
     return float((values.max() - values.min()) / values.median())
 
 
+def seeds_reached(runs: pd.DataFrame) -> tuple[int, int, pd.Series]:
+    """(seeds that reached the bar, seeds counted, the rule's row) over one case's records of
+    seeds 0 .. of-1, measured against the newest record's rule; a diverged seed counts as not reached.
+    The metric is read from the flattened record (``metrics.<name>``) or a report frame (``<name>``)."""
+    rule = runs.sort_values("finished_at").iloc[-1]
+    counted = runs[(runs["seed"] < rule["seed_gate.of"]) & runs["status"].isin(["passed", "failed", "diverged"])]
+    metric = rule["seed_gate.metric"]
+    column = f"metrics.{metric}" if f"metrics.{metric}" in counted else metric
+    values = counted.get(column, pd.Series(np.nan, index=counted.index))
+    reached = (values >= rule["seed_gate.bar"]) & (counted["status"] != "diverged")
+    return int(reached.sum()), len(counted), rule
+
+
 def ci_halfwidth(values: pd.Series, confidence: float = 0.95) -> float:
     """Half-width of the Student-t confidence interval of the mean; NaN below two values."""
     values = values.dropna()

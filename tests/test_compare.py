@@ -228,3 +228,33 @@ def test_perf_speed_ratios_are_gated_by_status_not_as_accuracies(tmp_path):
     assert compare(base, perf("noisy", 3.9, "passed"), tmp_path)[0] == 0
     code, text = compare(base, perf("below", 2.8, "failed"), tmp_path)
     assert code == 1 and "stopped passing" in text
+
+
+def _seed_gated_run(directory, accs):
+    """One case of an unstable group with one record per seed (``accs``), beside a stable case."""
+    gate = {"metric": "acc_all_heads", "bar": 0.9, "need": 2, "of": 3}
+    records = []
+    for seed, acc in enumerate(accs):
+        record = fake_record(CASES[0], acc=acc, seconds=1.0, seed=seed)
+        record.thresholds, record.seed_gate = {}, dict(gate)
+        records += [record, fake_record(CASES[1], acc=0.98 + 0.002 * seed, seconds=1.0, seed=seed)]
+    write_records(directory, records)
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("accs", "code", "shown"),
+    [
+        ((0.97, 0.35, 0.96), 0, "| 2 of 3 "),  # one collapsed seed: the mean fell by 0.2, the rule holds
+        ((0.97, 0.35, 0.34), 1, "| 1 of 3 "),
+        ((0.35, 0.34), 0, "not judged: 2 of seeds 0-2 ran"),
+    ],
+)
+def test_a_seed_gated_case_is_judged_on_its_converged_seeds_not_its_mean(tmp_path, accs, code, shown):
+    base = _seed_gated_run(tmp_path / "base", (0.97, 0.96, 0.98))
+    cur = _seed_gated_run(tmp_path / "cur", accs)
+    result, text = compare(base, cur, tmp_path)
+    assert result == code and shown in text.replace("  ", " ")
+    assert f"| {CASES[0].id} | acc_all_heads |" not in text.replace("  ", " "), "no mean-accuracy row for it"
+    if code:
+        assert f"| {CASES[0].id} | acc_all_heads seeds >= 0.90 | accuracy |" in text.replace("  ", " ")

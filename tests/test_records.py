@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from harness.errors import DataError, Diverged
-from harness.lifecycle import check_passed, judge, recorded
+from harness.lifecycle import check_passed, judge, judge_seeds, recorded
 from harness.records import SCHEMA_VERSION, RecordError, ResultRecord, read_record
 
 
@@ -128,3 +128,50 @@ def test_recorded_times_the_probe_before_and_after_the_case(tmp_path):
     probe = read_record(record.path_in(tmp_path)).environment["probe"]
     assert set(probe) == {"before", "after"}
     assert all(k.endswith("_s") and 0 < v < 10 for side in probe.values() for k, v in side.items())
+
+
+def _gated(seed, acc, status="passed"):
+    record = make_record(seed=seed, status=status, metrics={"acc_all_heads": acc})
+    record.seed_gate = {"metric": "acc_all_heads", "bar": 0.9, "need": 2, "of": 3}
+    return record
+
+
+@pytest.mark.parametrize(
+    ("accs", "verdict"),
+    [
+        ((0.97, 0.34, 0.35), "fail"),  # one seed of three converged
+        ((0.97, 0.34, 0.96), "pass"),  # two of three
+    ],
+)
+def test_an_unstable_group_is_judged_by_the_record_that_completes_its_seeds(tmp_path, accs, verdict):
+    for seed, acc in enumerate(accs[:2]):
+        record = _gated(seed, acc)
+        judge(record)
+        judge_seeds(record, tmp_path)
+        assert record.status == "passed", "one seed at chance is no verdict on its own"
+        assert "verdict" not in record.seed_gate
+        record.write(tmp_path)
+    last = _gated(2, accs[2])
+    judge(last)
+    judge_seeds(last, tmp_path)
+    assert last.seed_gate["verdict"] == verdict
+    assert last.seed_gate["converged_seeds"] == [s for s, a in enumerate(accs) if a >= 0.9]
+    if verdict == "fail":
+        assert last.status == "failed" and "1 of seeds 0-2 reached acc_all_heads >= 0.90" in last.error
+        with pytest.raises(pytest.fail.Exception, match="the group needs 2"):
+            check_passed(last)
+    else:
+        assert last.status == "passed"
+
+
+def test_a_seed_gate_without_all_its_seeds_or_with_a_diverged_one(tmp_path):
+    lone = _gated(1, 0.3)
+    judge(lone)
+    judge_seeds(lone, tmp_path)
+    assert lone.status == "passed" and "verdict" not in lone.seed_gate and lone.seed_gate["converged"] is False
+    _gated(0, 0.97, status="passed").write(tmp_path)
+    _gated(1, float("nan"), status="diverged").write(tmp_path)
+    last = _gated(2, 0.33)
+    judge(last)
+    judge_seeds(last, tmp_path)
+    assert last.status == "failed" and last.seed_gate["converged_seeds"] == [0]

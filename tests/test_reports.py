@@ -540,3 +540,22 @@ def test_blocks_tables_mark_failed_and_recalibrated_networks(blocks_records, tmp
     assert re.search(r"^\| sppf ✗†\s+\|", text, re.M), "the comparison table marks the network"
     assert "### sppf ✗†" in text and "### vgg\n" in text
     assert "✗ did not pass" in text and "† threshold changed since this run" in text
+
+
+def test_seed_gated_groups_are_named_with_their_rule_and_marked(tmp_path):
+    gate = {"metric": "acc_all_heads", "bar": 0.9, "need": 2, "of": 3}
+    records = []
+    for case in sbh.grid(sbh.WRITEUP001_DIGITS)[:2]:
+        for seed, acc in enumerate((0.97, 0.35, 0.34) if case.structure == "arch1" else (0.97, 0.96, 0.35)):
+            record = fake_record(case, acc=acc, seconds=1.0, seed=seed)
+            record.thresholds, record.seed_gate = {}, {**gate, "converged": acc >= 0.9}
+            records.append(record)
+    write_records(tmp_path / "results", records)
+    assert render(tmp_path / "results", tmp_path / "out") == 0
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    assert "**Seed-gated groups** (marked ≈)" in text
+    row = next(line for line in text.splitlines() if line.startswith("| writeup001/resnet18"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    rule = "at least 2 of seeds 0-2 reach acc_all_heads >= 0.90"
+    assert cells == ["writeup001/resnet18", rule, "2", "3 of 6", "2", "1"]
+    assert "d012-arch1-resnet18 ≈" in text and "seed-gated (unstable group)" in text

@@ -231,3 +231,20 @@ def test_case_markers_come_from_the_experiments():
     assert sbh.case_markers(by_id["d034-arch3-resnet50"]) == ["sbh_combos", "sbh_extended"]
     assert sbh.case_markers(by_id["d257-arch1-resnet18"]) == ["sbh_custom"]
     assert {m for e in sbh.EXPERIMENTS for m in [e.marker]} == {m for m, _ in sbh.STUDY.markers()} - {"sbh"}
+
+
+def test_a_seed_gated_group_asserts_nothing_per_seed_and_hands_its_rule_to_the_plan(run_context):
+    from dataclasses import replace
+
+    from harness.settings import SeedGate
+
+    case = sbh.SbhCase((6, 8, 9), "arch1", "resnet18", train_size=4000, lr=5e-3, experiment="lr")
+    gate = SeedGate("acc_all_heads", bar=0.9)
+    settings = replace(sbh.PROFILES["smoke"], seed_gates={case.group: gate})
+    assert case.thresholds(settings) == ({}, True)
+    planned = sbh_plan.plan(case, run_context, settings)
+    assert planned.seed_gate == gate and planned.thresholds == {}
+    assert gate.describe() == "at least 2 of seeds 0-2 reach acc_all_heads >= 0.90"
+    for name, profile in sbh.PROFILES.items():
+        assert not set(profile.seed_gates) & set(profile.thresholds), f"{name}: a group is gated one way"
+        assert set(profile.seed_gates) <= {c.group for c in sbh.all_cases()}, name

@@ -30,6 +30,7 @@ from reports.sbh.tables import (
     expected_cases,
     failed_mask,
     pivot,
+    seed_gates,
     shown,
     structures_table,
 )
@@ -67,6 +68,7 @@ def build(
         "default_present": sum(1 for case in sbh.all_cases() if case.in_cpu_default and case.id in ran),
         "deviations": {p: sbh.PROFILES[p].deviation for p in spent.get("profiles", []) if p in sbh.PROFILES},
         "budget_words": words,
+        "seed_gates": seed_gates(df) if not df.empty else pd.DataFrame(),
         "versus": writeup.section(df, figures_dir, link_prefix) if not df.empty else None,
         "claims": claims.check(df) if not df.empty else None,
         "structures": structures_table(),

@@ -8,6 +8,7 @@ import pandas as pd
 
 from reports import markers, stats
 from reports.load import distinct, measured, precision
+from reports.stats import seeds_reached
 from studies import sbh
 
 METRIC_COLUMNS = [
@@ -76,10 +77,33 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def seed_gates(df: pd.DataFrame) -> pd.DataFrame:
+    """Per seed-gated group in the records: its rule, and how many of its seeds reached the bar."""
+    if "seed_gate.metric" not in df:
+        return pd.DataFrame()
+    rows = []
+    for group, runs in df[df["seed_gate.metric"].notna()].groupby("params.threshold_group"):
+        rule = runs.sort_values("finished_at").iloc[-1]
+        per_case = [seeds_reached(case) for _, case in runs.groupby("case_id")]
+        judged = [(k, n) for k, n, _ in per_case if n >= rule["seed_gate.of"]]
+        rows.append(
+            {
+                "group": group,
+                "rule": f"at least {int(rule['seed_gate.need'])} of seeds 0-{int(rule['seed_gate.of']) - 1} reach "
+                f"{rule['seed_gate.metric']} >= {rule['seed_gate.bar']:.2f}",
+                "cases": len(per_case),
+                "seeds reaching the bar": f"{sum(k for k, _, _ in per_case)} of {sum(n for _, n, _ in per_case)}",
+                "cases judged (all seeds ran)": len(judged),
+                "cases failing the rule": sum(k < rule["seed_gate.need"] for k, _ in judged),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def current_threshold(row: pd.Series) -> float | None:
     """The minimum of ``acc_all_heads`` the study asserts today for this record's profile and group."""
     settings = sbh.PROFILES.get(row.get("profile"))
-    if settings is None:
+    if settings is None or row.get("params.threshold_group") in settings.seed_gates:
         return None
     return settings.thresholds.get(row.get("params.threshold_group"), sbh.UNCALIBRATED_FLOOR).get(PRIMARY)
 

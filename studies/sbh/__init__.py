@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 import studies.writeups as writeups
-from harness.settings import Budget, TimingRounds
+from harness.settings import Budget, SeedGate, TimingRounds
 from studies.registry import Experiment, Study
 
 NAME = "sbh"
@@ -97,6 +97,8 @@ class SbhSettings:
     train_images: int | None  # cap on the training images of a grid case (class-balanced, seeded); None = all
     timing: TimingRounds
     thresholds: dict = field(default_factory=dict)  # threshold group (see SbhCase.group) -> {metric: minimum}
+    # Unstable groups (some seeds collapse to chance): judged on how many seeds converge instead.
+    seed_gates: dict = field(default_factory=dict)  # threshold group -> SeedGate
     sweep_budget: Budget | None = None  # the sweeps' budget where it differs (the authors' sweep stopping rule)
     val_fraction: float = 0.0  # seeded share of the training subset held out for early stopping; 0 = none
     softmax_loss: bool = False  # cross-entropy on softmax outputs (the authors' code) instead of on logits
@@ -283,10 +285,16 @@ class SbhCase:
         }
 
     def thresholds(self, settings: SbhSettings) -> tuple[dict, bool]:
-        """The group's calibrated minima, or the untrained-model floor where no runs exist yet."""
+        """The group's calibrated minima, or the untrained-model floor where no runs exist yet;
+        none per seed in a seed-gated group (``seed_gate``)."""
+        if self.group in settings.seed_gates:
+            return {}, True
         if self.group in settings.thresholds:
             return settings.thresholds[self.group], True
         return {self.metric: UNCALIBRATED_FLOOR["acc_all_heads"]}, False
+
+    def seed_gate(self, settings: SbhSettings) -> SeedGate | None:
+        return settings.seed_gates.get(self.group)
 
 
 def grid(digits: tuple[int, int, int], **overrides) -> list[SbhCase]:

@@ -162,4 +162,5 @@ def plan(case: SbhCase, ctx: RunContext, settings: SbhSettings | None = None) ->
         score=partial(metrics, task),
         predict=decode,
         latency_batch=LATENCY_BATCH,
+        seed_gate=case.seed_gate(settings),
     )
