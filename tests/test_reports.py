@@ -559,3 +559,26 @@ def test_seed_gated_groups_are_named_with_their_rule_and_marked(tmp_path):
     rule = "at least 2 of seeds 0-2 reach acc_all_heads >= 0.90"
     assert cells == ["writeup001/resnet18", rule, "2", "3 of 6", "2", "1"]
     assert "d012-arch1-resnet18 ≈" in text and "seed-gated (unstable group)" in text
+
+
+def test_blocks_times_are_compared_only_at_one_thread_count(blocks_records, tmp_path):
+    """The transformer's one record ran at 1 thread, every other network at 2: its seconds are
+    not set against theirs, and the write-up's time remark is then untested, not refuted."""
+    for path in (blocks_records / "blocks").glob("*-seed0.json"):
+        record = json.loads(path.read_text())
+        if record["case_id"] == "heatmaps":
+            continue
+        record["environment"]["torch_threads"] = 1 if record["case_id"] == "transformer" else 2
+        record["metrics"]["s_per_epoch"] = 99.0 if record["case_id"] == "transformer" else 5.0
+        record["metrics"]["s_per_epoch"] += 1.0 if record["case_id"] == "sppf" else 0.0
+        path.write_text(json.dumps(record))
+    render(blocks_records, tmp_path / "out")
+    text = (tmp_path / "out" / "blocks.md").read_text()
+    assert "only over the seeds that ran at 2 torch thread(s)" in text
+    assert "Training time at 2 thread(s): **sppf** is the slowest (6.0 s per epoch) of the 4 networks timed" in text
+    assert "not compared: transformer (no record at that thread count)" in text
+    assert "time is not tested (no transformer record at that thread count)" in text
+    resources_row = (line for line in text.splitlines() if line.startswith("| transformer") and line.count("|") > 12)
+    row = next(resources_row)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[5:8] == ["—", "—", "—"] and cells[-3:-1] == ["0", "1"], "its times left out, its thread shown"
