@@ -31,6 +31,9 @@ def spread(paths: list[Path], study: str, metric: str):
 
 MIN_MARGIN = 0.01
 ONE_SEED_MIN_MARGIN = 0.02
+# A run below this sat at chance (the untrained-model floor of sbh, studies/sbh): its group is
+# unstable and gets a seed gate whose bar is the rule applied to the group's converged runs.
+COLLAPSED_BELOW = 0.5
 
 
 def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame:
@@ -42,15 +45,29 @@ def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame
     between the group's structures stands in for the seed spread (an unstable setting, such
     as a high learning rate, spreads both), with a margin of at least 0.02 because the seed
     spread is unmeasured (a provisional value), and the table says which was used.
+
+    A group with a run below ``COLLAPSED_BELOW`` is unstable: the rule then runs over its
+    converged runs only and gives the bar of a seed gate (docs/thresholds.md, "Unstable
+    groups"); with no converged run the bar is ``COLLAPSED_BELOW`` itself.
     """
     df = collect(paths).study(study)
     column, group = f"metrics.{metric}", "params.threshold_group"
     if df.empty or column not in df or group not in df:
         raise SystemExit(f"error: no {study} records with {group} and metrics.{metric} in {', '.join(map(str, paths))}")
     df = df[df[column].notna()]
-    ranges = df.groupby([group, "case_id"])[column].agg(lambda s: s.max() - s.min() if s.count() > 1 else math.nan)
+    # Seed ranges of converged runs only: a collapsed seed's distance from a trained one is not noise
+    # that a minimum could absorb, and it must not widen a neighbouring group's borrowed margin.
+    converged = df[df[column] >= COLLAPSED_BELOW]
+    ranges = converged.groupby([group, "case_id"])[column].agg(
+        lambda s: s.max() - s.min() if s.count() > 1 else math.nan
+    )
     rows = []
-    for name, runs in df.groupby(group):
+    for name, all_runs in df.groupby(group):
+        collapsed = int((all_runs[column] < COLLAPSED_BELOW).sum())
+        runs = all_runs[all_runs[column] >= COLLAPSED_BELOW] if collapsed else all_runs
+        if runs.empty:
+            rows.append(_row(name, all_runs, collapsed, math.nan, math.nan, "no converged run", COLLAPSED_BELOW))
+            continue
         widest = ranges.loc[name].max()
         source = "own seeds"
         if math.isnan(widest):
@@ -71,18 +88,25 @@ def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame
         floor_margin = ONE_SEED_MIN_MARGIN if source.startswith("range between") else MIN_MARGIN
         margin = max(floor_margin, 0 if math.isnan(widest) else widest)
         lowest = runs[column].min()
+        bar = math.floor((lowest - margin) * 100) / 100
         rows.append(
-            {
-                "group": name,
-                "runs": len(runs),
-                "seeds": runs["seed"].nunique(),
-                "lowest": lowest,
-                "widest range": widest,
-                "range from": source,
-                "threshold": math.floor((lowest - margin) * 100) / 100,
-            }
+            _row(name, all_runs, collapsed, lowest, widest, source, max(bar, COLLAPSED_BELOW) if collapsed else bar)
         )
     return pd.DataFrame(rows).set_index("group")
+
+
+def _row(name, runs, collapsed, lowest, widest, source, threshold) -> dict:
+    return {
+        "group": name,
+        "runs": len(runs),
+        "seeds": runs["seed"].nunique(),
+        "collapsed": collapsed,
+        "lowest": lowest,
+        "widest range": widest,
+        "range from": source,
+        "rule": f"seed gate (bar; {collapsed} run(s) below {COLLAPSED_BELOW})" if collapsed else "minimum",
+        "threshold": threshold,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

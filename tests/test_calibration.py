@@ -1,0 +1,40 @@
+"""``python -m reports.calibration --groups``: the documented threshold rule, and seed gates for
+groups whose runs collapse to chance."""
+
+import pytest
+
+from fakes import fake_record, write_records
+from reports.calibration import group_thresholds
+from studies import sbh
+
+RESNET18 = [c for c in sbh.grid(sbh.WRITEUP001_DIGITS) if c.backbone == "resnet18"]
+HIGH_RATE = [c for c in sbh.experiment_cases("lr") if c.backbone == "resnet18" and c.lr == 5e-3]
+
+
+def test_a_stable_group_gets_its_lowest_run_minus_the_widest_seed_range(tmp_path):
+    accs = {0: 0.990, 1: 0.984}  # seed ranges: 0.006 for every case
+    write_records(
+        tmp_path,
+        [fake_record(c, acc=accs[s] - 0.01 * i, seconds=1.0, seed=s) for i, c in enumerate(RESNET18) for s in accs],
+    )
+    row = group_thresholds([tmp_path], "sbh", "acc_all_heads").loc["writeup001/resnet18"]
+    assert row["rule"] == "minimum" and row["range from"] == "own seeds"
+    assert row["lowest"] == pytest.approx(0.944) and row["widest range"] == pytest.approx(0.006)
+    assert row["threshold"] == 0.93  # floor(0.944 - max(0.01, 0.006))
+
+
+def test_a_group_with_collapsed_runs_gets_a_seed_gate_bar_from_its_converged_runs(tmp_path):
+    accs = {0: [0.90, 0.35, 0.88, 0.86, 0.34], 1: [0.89, 0.87, 0.36, 0.85, 0.33]}
+    records = [fake_record(c, acc=accs[s][i], seconds=1.0, seed=s) for i, c in enumerate(HIGH_RATE) for s in accs]
+    write_records(tmp_path, records)
+    row = group_thresholds([tmp_path], "sbh", "acc_all_heads").loc["lr/lr5e-3/resnet18"]
+    assert row["collapsed"] == 4 and row["rule"].startswith("seed gate")
+    # converged runs: lowest 0.85, widest seed range among converged pairs 0.01 (0.90/0.89, 0.86/0.85)
+    assert row["lowest"] == pytest.approx(0.85) and row["widest range"] == pytest.approx(0.01)
+    assert row["threshold"] == 0.84
+
+
+def test_a_group_where_nothing_converged_gets_the_floor_as_its_bar(tmp_path):
+    write_records(tmp_path, [fake_record(c, acc=0.34, seconds=1.0) for c in HIGH_RATE])
+    row = group_thresholds([tmp_path], "sbh", "acc_all_heads").loc["lr/lr5e-3/resnet18"]
+    assert row["range from"] == "no converged run" and row["threshold"] == 0.5
