@@ -145,23 +145,21 @@ def epoch_curves(per_seed: pd.DataFrame, records: dict, figures_dir: Path, link_
     }
 
 
-TIMES = {
-    "train_s": "train s",
-    "s_per_epoch": "s / epoch",
-    "inference_s": "inference s (10k test)",
-    "inference_images_per_s": "images / s",
-}
+TIMES = {"train_s": "train s", "s_per_epoch": "s / epoch", "inference_s": "inference s (10k test)"}
 
 
 def timing_threads(per_seed: pd.DataFrame) -> int | None:
-    """The torch thread count at which the networks' times are compared: the one that most
-    networks have a measured record at (the larger on a tie). Seconds at 1 and at 2 threads are
-    not like with like, so the other records' times are left out of the comparison."""
+    """The torch thread count at which the networks' times are compared: the one at which most
+    block networks (the heatmap partner aside) have a measured record, then most records, then
+    the larger count. Seconds at 1 and at 2 threads are not like with like, so the other
+    records' times are left out of the comparison."""
     ok = per_seed[per_seed["measured"]]
     if "environment.torch_threads" not in ok or ok["environment.torch_threads"].isna().all():
         return None
-    covered = ok.groupby("environment.torch_threads")["network"].nunique()
-    return int(max(covered.index, key=lambda threads: (covered[threads], threads)))
+    blocks_only = ok[ok["network"] != blocks.REFERENCE]
+    by_threads = ok.groupby("environment.torch_threads")
+    covered = blocks_only.groupby("environment.torch_threads")["network"].nunique()
+    return int(max(by_threads.groups, key=lambda t: (covered.get(t, 0), by_threads.size()[t], t)))
 
 
 def resource_table(df: pd.DataFrame, per_seed: pd.DataFrame) -> pd.DataFrame:
@@ -171,6 +169,8 @@ def resource_table(df: pd.DataFrame, per_seed: pd.DataFrame) -> pd.DataFrame:
     if threads is not None:
         timed = timed[timed["environment.torch_threads"] == threads]
     times = timed.groupby("network")[list(TIMES)].mean().reindex(ok.index)
+    # images per second of the mean time, not the mean of per-seed rates (one slow seed would skew that)
+    images = (timed["inference_images_per_s"] * timed["inference_s"]).groupby(timed["network"]).mean()
     table = pd.DataFrame(
         {
             "params": ok["model.params"].astype(int),
@@ -178,6 +178,7 @@ def resource_table(df: pd.DataFrame, per_seed: pd.DataFrame) -> pd.DataFrame:
             "peak train memory (MiB)": ok["model.peak_memory_bytes"] / 2**20,
             "batch": ok["budget.batch_size"].astype(int),
             **{label: times[column] for column, label in TIMES.items()},
+            "images / s": images.reindex(ok.index) / times["inference_s"],
             "seeds timed": timed.groupby("network").size().reindex(ok.index).fillna(0).astype(int),
             "threads of the seeds": per_seed[per_seed["measured"]]
             .groupby("network")["environment.torch_threads"]
@@ -218,7 +219,7 @@ def resources_reading(df: pd.DataFrame, per_seed: pd.DataFrame, devices: list[st
         untimed = sorted(set(ok.index) - set(epoch_s.index))
         lines.append(
             f"Training time{f' at {threads} thread(s)' if threads is not None else ''}: **{slow}** is the slowest "
-            f"({epoch_s[slow]:.1f} s per epoch) of the {len(epoch_s)} networks timed so"
+            f"({epoch_s[slow]:.1f} s per epoch) of the {len(epoch_s)} networks timed at that count"
             + (f"; not compared: {', '.join(untimed)} (no record at that thread count)." if untimed else ".")
         )
     agrees = top == "transformer" or per_image.idxmax() == "transformer"
