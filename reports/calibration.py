@@ -31,8 +31,9 @@ def spread(paths: list[Path], study: str, metric: str):
 
 MIN_MARGIN = 0.01
 ONE_SEED_MIN_MARGIN = 0.02
-# A run below this sat at chance (the untrained-model floor of sbh, studies/sbh): its group is
-# unstable and gets a seed gate whose bar is the rule applied to the group's converged runs.
+# sbh's untrained-model floor (studies/sbh): a run below it sat at chance, so its group is unstable
+# and gets a seed gate whose bar is the rule applied to the group's converged runs; and no bar the
+# rule gives is set below it (a wide group then keeps the floor, and the table says so).
 COLLAPSED_BELOW = 0.5
 
 
@@ -89,9 +90,9 @@ def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame
         margin = max(floor_margin, 0 if math.isnan(widest) else widest)
         lowest = runs[column].min()
         bar = math.floor((lowest - margin) * 100) / 100
-        rows.append(
-            _row(name, all_runs, collapsed, lowest, widest, source, max(bar, COLLAPSED_BELOW) if collapsed else bar)
-        )
+        if bar < COLLAPSED_BELOW:
+            source += f"; the rule gave {bar:.2f}, below the floor"
+        rows.append(_row(name, all_runs, collapsed, lowest, widest, source, max(bar, COLLAPSED_BELOW)))
     return pd.DataFrame(rows).set_index("group")
 
 

@@ -38,3 +38,10 @@ def test_a_group_where_nothing_converged_gets_the_floor_as_its_bar(tmp_path):
     write_records(tmp_path, [fake_record(c, acc=0.34, seconds=1.0) for c in HIGH_RATE])
     row = group_thresholds([tmp_path], "sbh", "acc_all_heads").loc["lr/lr5e-3/resnet18"]
     assert row["range from"] == "no converged run" and row["threshold"] == 0.5
+
+
+def test_no_bar_is_set_below_the_floor(tmp_path):
+    accs = [0.95, 0.60, 0.93, 0.90, 0.94]  # range 0.35: the rule would give 0.25
+    write_records(tmp_path, [fake_record(c, acc=a, seconds=1.0) for c, a in zip(HIGH_RATE, accs, strict=True)])
+    row = group_thresholds([tmp_path], "sbh", "acc_all_heads").loc["lr/lr5e-3/resnet18"]
+    assert row["rule"] == "minimum" and row["threshold"] == 0.5 and "the rule gave 0.25" in row["range from"]

@@ -165,8 +165,20 @@ def test_writeup_thresholds_are_the_authors_lowest_minus_the_margin():
     lowest = min(float(r["accuracy"]) for r in writeups.rows("001_experiment_2") if r["backbone"] == "resnet18")
     assert thresholds["writeup001/resnet18"] == {"acc_all_heads": math.floor((lowest - 0.01) * 100) / 100}
     assert "writeup001-exp1/resnet18" in thresholds
-    # Groups where the authors' own runs sat at chance get no threshold from them.
+    # Groups where the authors' own runs sat at chance get no minimum: a seed gate whose bar is
+    # their lowest converged run minus the margin.
     assert "lr/lr5e-3/resnet18" not in thresholds
+    gates = sbh.PROFILES["writeup"].seed_gates
+    assert set(gates).isdisjoint(thresholds) and len(gates) == 26
+    rates = [float(r["accuracy"]) for r in writeups.rows("000_lr_sweep") if r["backbone"] == "resnet18"]
+    at_3e3 = [
+        float(r["accuracy"])
+        for r in writeups.rows("000_lr_sweep")
+        if r["backbone"] == "resnet18" and float(r["learning_rate"]) == 3e-3
+    ]
+    assert min(rates) < 0.5 and min(at_3e3) < 0.5
+    bar = math.floor((min(a for a in at_3e3 if a >= 0.5) - 0.01) * 100) / 100
+    assert gates["lr/lr3e-3/resnet18"].bar == bar and gates["lr/lr3e-3/resnet18"].need == 2
 
 
 def test_extra_digits_add_one_custom_grid_and_known_combos_are_not_repeated():

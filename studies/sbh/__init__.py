@@ -122,15 +122,12 @@ def lr_tag(lr: float) -> str:
 WRITEUP_MARGIN = 0.01
 
 
-def writeup_thresholds(margin: float = WRITEUP_MARGIN) -> dict[str, dict[str, float]]:
-    """Thresholds of the ``writeup`` profile from the authors' own results (studies/writeups):
-    per group, their lowest accuracy minus ``margin``, floored to 0.01. A group where the authors'
-    own runs fell below the untrained floor (the large learning rates, where many runs sit at
-    chance) gets no threshold from them: the floor applies, and docs/thresholds.md lists those groups."""
-    lowest: dict[str, float] = {}
+def writeup_accuracies() -> dict[str, list[float]]:
+    """Every accuracy the authors report (studies/writeups), per threshold group."""
+    runs: dict[str, list[float]] = {}
 
     def add(group: str, accuracy: str) -> None:
-        lowest[group] = min(lowest.get(group, 1.0), float(accuracy))
+        runs.setdefault(group, []).append(float(accuracy))
 
     for row in writeups.rows("001_experiment_2"):
         add(f"writeup001/{row['backbone']}", row["accuracy"])
@@ -143,13 +140,40 @@ def writeup_thresholds(margin: float = WRITEUP_MARGIN) -> dict[str, dict[str, fl
         add(f"size/n{int(row['train_dataset_size'])}/{row['backbone']}", row["accuracy"])
     for row in writeups.rows("000_lr_sweep"):
         add(f"lr/{lr_tag(float(row['learning_rate']))}/{row['backbone']}", row["accuracy"])
+    return dict(sorted(runs.items()))
+
+
+def _bar(accuracy: float, margin: float) -> float:
+    return math.floor((accuracy - margin) * 100) / 100
+
+
+def writeup_thresholds(margin: float = WRITEUP_MARGIN) -> dict[str, dict[str, float]]:
+    """Thresholds of the ``writeup`` profile from the authors' own results: per group, their
+    lowest accuracy minus ``margin``, floored to 0.01. A group where the authors' own runs fell
+    below the untrained floor (the large learning rates, where many runs sit at chance) gets no
+    minimum: it is seed-gated instead (``writeup_seed_gates``)."""
     floor = UNCALIBRATED_FLOOR["acc_all_heads"]
     metric = {True: "acc_mean_heads", False: "acc_all_heads"}
     return {
-        group: {metric[group.startswith("writeup001-exp1/")]: math.floor((low - margin) * 100) / 100}
-        for group, low in sorted(lowest.items())
-        if low - margin >= floor
+        group: {metric[group.startswith("writeup001-exp1/")]: _bar(min(runs), margin)}
+        for group, runs in writeup_accuracies().items()
+        if _bar(min(runs), margin) >= floor
     }
+
+
+def writeup_seed_gates(margin: float = WRITEUP_MARGIN) -> dict[str, SeedGate]:
+    """The groups ``writeup_thresholds`` leaves out, each gated on 2 of 3 seeds reaching the
+    authors' lowest converged accuracy (at or above the floor) minus ``margin``; the floor itself
+    where none of their runs converged."""
+    floor = UNCALIBRATED_FLOOR["acc_all_heads"]
+    gates = {}
+    for group, runs in writeup_accuracies().items():
+        if _bar(min(runs), margin) >= floor:
+            continue
+        converged = [a for a in runs if a >= floor]
+        bar = max(_bar(min(converged), margin), floor) if converged else floor
+        gates[group] = SeedGate("acc_all_heads", bar=bar)
+    return gates
 
 
 # Groups with no calibration runs yet assert only this: clearly above 3-class guessing (1/3),
@@ -177,12 +201,22 @@ PROFILES = {
         thresholds={
             "combos/resnet18": {"acc_all_heads": 0.92},
             "lr/lr1.5e-4/resnet18": {"acc_all_heads": 0.92},
-            "lr/lr5e-4/resnet18": {"acc_all_heads": 0.76},
+            "lr/lr5e-4/resnet18": {"acc_all_heads": 0.73},
             "lr/lr1.5e-3/resnet18": {"acc_all_heads": 0.69},
             "size/n400/resnet18": {"acc_all_heads": 0.83},
+            "size/n2000/resnet18": {"acc_all_heads": 0.92},
+            "size/n4800/resnet18": {"acc_all_heads": 0.94},
+            "size/n10000/resnet18": {"acc_all_heads": 0.94},
             "writeup001/resnet18": {"acc_all_heads": 0.96},
             "writeup001/resnet34": {"acc_all_heads": 0.95},
             "writeup001/resnet50": {"acc_all_heads": 0.84},
+        },
+        # Unstable: at 3.5e-3 one structure of seed 0 collapsed to chance (bar: the rule over the four
+        # that converged); at 5e-3 the authors' own runs collapsed (bar: the floor, as the rule over
+        # our five runs gave less). docs/thresholds.md, "Unstable groups".
+        seed_gates={
+            "lr/lr3.5e-3/resnet18": SeedGate("acc_all_heads", bar=0.86),
+            "lr/lr5e-3/resnet18": SeedGate("acc_all_heads", bar=0.5),
         },
         deviation="fixed 96 Adam steps from random init, last weights tested, logits into cross-entropy, "
         "no validation split; write-up 001/000's grid cases on a balanced 3,072-image subset",
@@ -203,6 +237,7 @@ PROFILES = {
         weights="imagenet",
         timing=TimingRounds(rounds=10, warmup=2),
         thresholds=writeup_thresholds(),
+        seed_gates=writeup_seed_gates(),
         deviation="",
     ),
 }
