@@ -49,13 +49,15 @@ def case_marks(
         if bool(row.get("rerun", False)):
             mark += "↻"
         asserted = row.get(f"thresholds.{metric}")
+        gated = pd.notna(row.get("seed_gate.metric", None))
         if current_threshold is not None and pd.notna(asserted):
             now = current_threshold(row)
-            if now is not None and abs(now - asserted) > 1e-9:
+            # a record that asserted a minimum in a group that is seed-gated now: its verdict changed too
+            if (now is not None and abs(now - asserted) > 1e-9) or gated:
                 mark += "†"
         if row.get("params.threshold_calibrated") is False:
             mark += "°"
-        if pd.notna(row.get("seed_gate.metric", None)):
+        if gated:
             mark += "≈"
         if outlier.get(index, False):
             mark += "!"

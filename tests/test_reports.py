@@ -583,3 +583,22 @@ def test_blocks_times_are_compared_only_at_one_thread_count(blocks_records, tmp_
     row = next(resources_row)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[5:8] == ["—", "—", "—"] and cells[-3:-1] == ["0", "1"], "its times left out, its thread shown"
+
+
+def test_records_from_before_a_group_was_seed_gated_are_read_under_the_rule_in_force(tmp_path):
+    """Shipped records of lr 3.5e-3 asserted the 0.5 floor; the group is seed-gated now."""
+    cases = [c for c in sbh.experiment_cases("lr") if c.backbone == "resnet18" and c.lr == 3.5e-3]
+    records = []
+    for case in cases:
+        collapsed = case.structure == "arch4-1"
+        record = fake_record(
+            case, acc=0.35 if collapsed else 0.95, seconds=1.0, status="failed" if collapsed else "passed"
+        )
+        record.thresholds = {"acc_all_heads": 0.5}
+        records.append(record)
+    write_records(tmp_path / "results", records)
+    render(tmp_path / "results", tmp_path / "out")
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    gate = sbh.PROFILES["smoke"].seed_gates["lr/lr3.5e-3/resnet18"]
+    assert f"| lr/lr3.5e-3/resnet18 | {gate.describe()} |" in text.replace("  ", " ").replace("  ", " ")
+    assert "d689-n4000-lr3.5e-3-arch4-1-resnet18 ✗†≈" in text

@@ -69,6 +69,7 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     df["lr"] = df.get("params.lr", pd.Series(float("nan"), index=df.index)).astype(float)
     df["selection"] = df.get("params.selection", pd.Series("acc_all_heads", index=df.index)).fillna("acc_all_heads")
     df["measured"] = measured(df)
+    df = with_seed_gates(df)
     df["marks"] = markers.case_marks(df, PRIMARY, current_threshold=current_threshold)
     df["case"] = df["case_id"] + df["marks"].map(lambda m: f" {m}" if m else "")
     order = ["digits", "train_size", "lr", "structure", "backbone"]
@@ -77,8 +78,32 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+GATE_FIELDS = ("metric", "bar", "need", "of")
+
+
+def with_seed_gates(df: pd.DataFrame) -> pd.DataFrame:
+    """A record of a group that its profile seed-gates today carries today's rule: records from
+    before the group was gated (or before records had the field) are read under the rule in force."""
+    df = df.copy()
+    for name in GATE_FIELDS:
+        if f"seed_gate.{name}" not in df:
+            df[f"seed_gate.{name}"] = None
+        df[f"seed_gate.{name}"] = df[f"seed_gate.{name}"].astype(object)
+    for index, row in df.iterrows():
+        settings = sbh.PROFILES.get(row.get("profile"))
+        gate = settings.seed_gates.get(row.get("params.threshold_group")) if settings else None
+        if gate is not None:
+            for name in GATE_FIELDS:
+                df.at[index, f"seed_gate.{name}"] = getattr(gate, name)
+        elif pd.isna(row["seed_gate.metric"]):
+            for name in GATE_FIELDS:
+                df.at[index, f"seed_gate.{name}"] = None
+    return df
+
+
 def seed_gates(df: pd.DataFrame) -> pd.DataFrame:
-    """Per seed-gated group in the records: its rule, and how many of its seeds reached the bar."""
+    """Per seed-gated group in the records: its rule (the one in force, ``with_seed_gates``), and
+    how many of its seeds reached the bar."""
     if "seed_gate.metric" not in df:
         return pd.DataFrame()
     rows = []
