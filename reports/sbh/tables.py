@@ -6,6 +6,7 @@ from functools import partial
 
 import pandas as pd
 
+from harness.settings import SeedGate
 from reports import markers, stats
 from reports.load import distinct, measured, precision
 from reports.stats import seeds_reached
@@ -95,9 +96,6 @@ def with_seed_gates(df: pd.DataFrame) -> pd.DataFrame:
         if gate is not None:
             for name in GATE_FIELDS:
                 df.at[index, f"seed_gate.{name}"] = getattr(gate, name)
-        elif pd.isna(row["seed_gate.metric"]):
-            for name in GATE_FIELDS:
-                df.at[index, f"seed_gate.{name}"] = None
     return df
 
 
@@ -114,8 +112,12 @@ def seed_gates(df: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 "group": group,
-                "rule": f"at least {int(rule['seed_gate.need'])} of seeds 0-{int(rule['seed_gate.of']) - 1} reach "
-                f"{rule['seed_gate.metric']} >= {rule['seed_gate.bar']:.2f}",
+                "rule": SeedGate(
+                    str(rule["seed_gate.metric"]),
+                    float(rule["seed_gate.bar"]),
+                    int(rule["seed_gate.need"]),
+                    int(rule["seed_gate.of"]),
+                ).describe(),
                 "cases": len(per_case),
                 "seeds reaching the bar": f"{sum(k for k, _, _ in per_case)} of {sum(n for _, n, _ in per_case)}",
                 "cases judged (all seeds ran)": len(judged),
