@@ -101,6 +101,8 @@ def _row(name, runs, collapsed, lowest, widest, source, threshold) -> dict:
         "group": name,
         "runs": len(runs),
         "seeds": runs["seed"].nunique(),
+        # A group is calibrated from three seeds only once every one of its cases has them.
+        "fewest seeds of a case": runs.groupby("case_id")["seed"].nunique().min(),
         "collapsed": collapsed,
         "lowest": lowest,
         "widest range": widest,

@@ -19,8 +19,17 @@ def test_a_stable_group_gets_its_lowest_run_minus_the_widest_seed_range(tmp_path
     )
     row = group_thresholds([tmp_path], "sbh", "acc_all_heads").loc["writeup001/resnet18"]
     assert row["rule"] == "minimum" and row["range from"] == "own seeds"
+    assert row["seeds"] == 2 and row["fewest seeds of a case"] == 2
     assert row["lowest"] == pytest.approx(0.944) and row["widest range"] == pytest.approx(0.006)
     assert row["threshold"] == 0.93  # floor(0.944 - max(0.01, 0.006))
+
+
+def test_a_group_half_way_through_its_seeds_says_so(tmp_path):
+    records = [fake_record(c, acc=0.95, seconds=1.0, seed=0) for c in RESNET18]
+    records += [fake_record(c, acc=0.95, seconds=1.0, seed=s) for c in RESNET18[:2] for s in (1, 2)]
+    write_records(tmp_path, records)
+    row = group_thresholds([tmp_path], "sbh", "acc_all_heads").loc["writeup001/resnet18"]
+    assert row["seeds"] == 3 and row["fewest seeds of a case"] == 1
 
 
 def test_a_group_with_collapsed_runs_gets_a_seed_gate_bar_from_its_converged_runs(tmp_path):
