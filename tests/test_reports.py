@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from fakes import fake_record, write_records
 from harness.records import ResultRecord
 from reports import emnist as reports_emnist
+from reports import versus
 from reports.__main__ import main
 from studies import sbh
 
@@ -602,3 +604,13 @@ def test_records_from_before_a_group_was_seed_gated_are_read_under_the_rule_in_f
     gate = sbh.PROFILES["smoke"].seed_gates["lr/lr3.5e-3/resnet18"]
     assert f"| lr/lr3.5e-3/resnet18 | {gate.describe()} |" in text.replace("  ", " ").replace("  ", " ")
     assert "d689-n4000-lr3.5e-3-arch4-1-resnet18 ✗†≈" in text
+
+
+def test_a_mean_near_the_writeup_with_a_seed_far_from_it_names_the_seeds():
+    comparable = {"comparable": True, "budget_words": ""}
+    assert versus.verdict(0.96, pd.Series([0.965, 0.958, 0.961]), **comparable) == "agree (within 0.01)"
+    assert (
+        versus.verdict(0.9602, pd.Series([0.9703, 0.9709, 0.9285]), **comparable)
+        == "agree on the mean (within 0.01); our seeds 0.9285 to 0.9709"
+    )
+    assert versus.verdict(0.99, pd.Series([0.97]), **comparable) == "differs by -0.0200 (one seed)"
