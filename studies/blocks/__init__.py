@@ -82,15 +82,27 @@ SMOKE_THRESHOLDS = {
     "transformer": {"test_acc": 0.86},
     REFERENCE: {"test_acc": 0.95},
 }
-# The write-up's own results minus 0.01, floored to two decimals, until several seeds of ours
-# give a spread (docs/thresholds.md); exp3 from the author's notebook (test_acc 0.9907).
-WRITEUP_THRESHOLDS = {
+# The write-up's own results minus 0.01, floored to two decimals (exp3: the author's notebook,
+# test_acc 0.9907): the bar of a profile whose runs do not exist yet (full: 10 epochs on logits, GPU).
+WRITEUP_RESULT_THRESHOLDS = {
     "vgg": {"test_acc": 0.98},
     "bottleneck": {"test_acc": 0.97},
     "csp": {"test_acc": 0.97},
     "sppf": {"test_acc": 0.95},
     "transformer": {"test_acc": 0.88},
     REFERENCE: {"test_acc": 0.98},
+}
+# The writeup profile: seeds 0-2 of ours on this project's CPU (reports/cpu-writeup/records), by
+# the smoke rule. SPPF's test accuracy jumps between epochs (seed 2: 0.970 after epoch 8, 0.9285
+# after 9; the author's own curve dips by 0.014), so its three seeds span 0.042 and set its margin.
+# The transformer keeps the write-up's value until its seeds have run (docs/thresholds.md).
+WRITEUP_THRESHOLDS = {
+    "vgg": {"test_acc": 0.97},
+    "bottleneck": {"test_acc": 0.97},
+    "csp": {"test_acc": 0.97},
+    "sppf": {"test_acc": 0.88},
+    "transformer": WRITEUP_RESULT_THRESHOLDS["transformer"],
+    REFERENCE: {"test_acc": 0.97},
 }
 PROFILES = {
     "smoke": BlocksSettings(
@@ -108,7 +120,9 @@ PROFILES = {
         softmax_before_loss=True,
         precision="fp32",
     ),
-    "full": BlocksSettings(epochs=10, train_images=None, timing=TimingRounds(10, 2), thresholds=WRITEUP_THRESHOLDS),
+    "full": BlocksSettings(
+        epochs=10, train_images=None, timing=TimingRounds(10, 2), thresholds=WRITEUP_RESULT_THRESHOLDS
+    ),
 }
 
 
