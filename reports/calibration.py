@@ -37,7 +37,7 @@ ONE_SEED_MIN_MARGIN = 0.02
 COLLAPSED_BELOW = 0.5
 
 
-def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame:
+def group_thresholds(paths: list[Path], study: str, metric: str, seeds: int = 1) -> pd.DataFrame:
     """Per threshold group: lowest run, widest seed range, and the threshold the rule gives.
 
     Rule (docs/thresholds.md): floor to 0.01 of (lowest - max(0.01, widest range)). A group
@@ -50,6 +50,9 @@ def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame
     A group with a run below ``COLLAPSED_BELOW`` is unstable: the rule then runs over its
     converged runs only and gives the bar of a seed gate (docs/thresholds.md, "Unstable
     groups"); with no converged run the bar is ``COLLAPSED_BELOW`` itself.
+
+    A group a case of which has fewer than ``seeds`` seeds gets no threshold: the calibration
+    of that group is still running.
     """
     df = collect(paths).study(study)
     column, group = f"metrics.{metric}", "params.threshold_group"
@@ -64,6 +67,11 @@ def group_thresholds(paths: list[Path], study: str, metric: str) -> pd.DataFrame
     )
     rows = []
     for name, all_runs in df.groupby(group):
+        fewest = all_runs.groupby("case_id")["seed"].nunique().min()
+        if fewest < seeds:
+            rows.append(_row(name, all_runs, 0, math.nan, math.nan, f"waiting: fewest seeds {fewest} of {seeds}", None))
+            rows[-1]["rule"] = "—"
+            continue
         collapsed = int((all_runs[column] < COLLAPSED_BELOW).sum())
         runs = all_runs[all_runs[column] >= COLLAPSED_BELOW] if collapsed else all_runs
         if runs.empty:
@@ -120,10 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--groups", action="store_true", help="per threshold group, with the threshold the documented rule gives"
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="with --groups: leave out the threshold of a group a case of which has fewer seeds than this",
+    )
     args = parser.parse_args(argv)
     print(
         md_table(
-            group_thresholds(args.results, args.study, args.metric)
+            group_thresholds(args.results, args.study, args.metric, args.seeds)
             if args.groups
             else spread(args.results, args.study, args.metric)
         )

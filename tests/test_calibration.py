@@ -1,6 +1,7 @@
 """``python -m reports.calibration --groups``: the documented threshold rule, and seed gates for
 groups whose runs collapse to chance."""
 
+import pandas as pd
 import pytest
 
 from fakes import fake_record, write_records
@@ -30,6 +31,8 @@ def test_a_group_half_way_through_its_seeds_says_so(tmp_path):
     write_records(tmp_path, records)
     row = group_thresholds([tmp_path], "sbh", "acc_all_heads").loc["writeup001/resnet18"]
     assert row["seeds"] == 3 and row["fewest seeds of a case"] == 1
+    waiting = group_thresholds([tmp_path], "sbh", "acc_all_heads", seeds=3).loc["writeup001/resnet18"]
+    assert waiting["range from"] == "waiting: fewest seeds 1 of 3" and pd.isna(waiting["threshold"])
 
 
 def test_a_group_with_collapsed_runs_gets_a_seed_gate_bar_from_its_converged_runs(tmp_path):
