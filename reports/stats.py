@@ -117,8 +117,13 @@ def reading(result: dict, name) -> str:
 
 def seeds_words(records: pd.DataFrame) -> str:
     """ "mean over N seeds", or "one seed" where no case ran more than once (figure titles)."""
-    most = int(records.groupby("case_id")["seed"].nunique().max()) if len(records) else 0
-    return f"mean over {most} seeds" if most > 1 else "one seed"
+    if not len(records):
+        return "one seed"
+    per_case = records.groupby("case_id")["seed"].nunique()
+    fewest, most = int(per_case.min()), int(per_case.max())
+    if most <= 1:
+        return "one seed"
+    return f"mean over {most} seeds" if fewest == most else f"mean over {fewest} to {most} seeds per case"
 
 
 def holm(p: np.ndarray) -> np.ndarray:

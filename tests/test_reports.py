@@ -13,7 +13,7 @@ import pytest
 from fakes import fake_record, write_records
 from harness.records import ResultRecord
 from reports import emnist as reports_emnist
-from reports import versus
+from reports import stats, versus
 from reports.__main__ import main
 from studies import sbh
 
@@ -103,6 +103,26 @@ def test_comparisons_use_matched_cells_and_say_tie_or_lead_by_the_seed_spread(th
     assert "Matched cells: 45 records = 5 structures x 3 backbone(s) (resnet18, resnet34, resnet50) x 3 seed(s)" in text
     assert "**arch1 (1)** (0.9910), 0.0050 above **arch3 (3)**, more than the 0.0020 spread of 3 seeds" in text
     assert "take about the same time (ratio 1.00)" in text and "1.0x faster" not in text
+
+
+def test_matched_cells_say_which_blocks_have_which_seeds(grid_records, tmp_path):
+    """Half way through a calibration ResNet-18 has three seeds and the others one: the report
+    must not call that "3 backbones x 3 seeds"."""
+    extra = [
+        fake_record(case, acc=0.99, seconds=1.0, seed=seed)
+        for case in sbh.grid(sbh.WRITEUP001_DIGITS)
+        if case.backbone == "resnet18"
+        for seed in (1, 2)
+    ]
+    write_records(grid_records, extra)
+    render(grid_records, tmp_path / "out")
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    assert (
+        "Matched cells: 25 records = 5 structures x 5 (backbone, seed) blocks "
+        "(seeds 0, 1, 2 in resnet18; seed 0 in resnet34, resnet50)" in text
+    )
+    records = pd.DataFrame({"case_id": ["a", "a", "a", "b"], "seed": [0, 1, 2, 0]})
+    assert stats.seeds_words(records) == "mean over 1 to 3 seeds per case"
 
 
 def test_figures_are_valid_pngs_and_every_link_resolves(grid_records, tmp_path):

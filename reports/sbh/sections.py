@@ -41,7 +41,7 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dic
         "cases": len(data),
         "means": means,
         "lines": [
-            f"Matched cells: {blocks_words(data, ['digits', 'backbone'])}; {data['seed'].nunique()} seed(s).",
+            f"Matched cells: {blocks_words(data, ['digits', 'backbone'])}.",
             rank_line(means, f"`{PRIMARY}` averaged over these blocks", data),
             f"Hardest combo **{combo_means.idxmin()}** ({combo_means.min():.4f} mean over structures on "
             f"{', '.join(sorted(common))}), "
@@ -135,7 +135,7 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
     wins = best_per_value.value_counts()
     leaders = [name for name, count in wins.items() if count == wins.max()]
     lines_ = [
-        f"Matched cells: {blocks_words(labelled, ['value', 'backbone'])}; {data['seed'].nunique()} seed(s).",
+        f"Matched cells: {blocks_words(labelled, ['value', 'backbone'])}.",
         rank_line(means, f"`{PRIMARY}` averaged over these blocks", data),
         "Best structure at each value: "
         + ", ".join(f"{v} → {s}" for v, s in zip(tick_labels, best_per_value, strict=True))

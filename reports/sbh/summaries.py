@@ -39,10 +39,12 @@ def summary(df: pd.DataFrame) -> list[str]:
     if cells.empty:
         return ["No backbone has all five structures in these records, so no structure comparison is made."]
     backbones = sorted(set(cells["backbone"]), key=list(sbh.BACKBONES).index)
-    lines = [
-        f"Matched cells: {len(cells)} records = 5 structures x {len(backbones)} backbone(s) "
-        f"({', '.join(backbones)}) x {cells['seed'].nunique()} seed(s); every mean below is over these."
-    ]
+    if _same_seeds(cells, ["backbone"]):
+        shape = f"{len(backbones)} backbone(s) ({', '.join(backbones)}) x {cells['seed'].nunique()} seed(s)"
+    else:
+        blocks = cells.groupby(["backbone", "seed"]).ngroups
+        shape = f"{blocks} (backbone, seed) blocks ({block_seeds(cells, ['backbone'])})"
+    lines = [f"Matched cells: {len(cells)} records = 5 structures x {shape}; every mean below is over these."]
     for metric, title in ACCURACY_METRICS.items():
         per_structure = cells.groupby("structure")[metric].mean().sort_values(ascending=False)
         spread, seeds = _spread(cells, metric)
@@ -117,12 +119,30 @@ def rank_line(means: pd.Series, what: str, cells: pd.DataFrame) -> str:
     return f"{what}: {words}; lowest **{label(worst)}** ({ordered[worst]:.4f})."
 
 
+def _same_seeds(cells: pd.DataFrame, keys: list[str]) -> bool:
+    return cells.groupby(keys)["seed"].apply(lambda s: tuple(sorted(set(s)))).nunique() == 1
+
+
+def block_seeds(cells: pd.DataFrame, keys: list[str]) -> str:
+    """Which seeds the matched blocks hold: "3 seed(s)" when every block has the same ones, else
+    per set of seeds, e.g. "seeds 0, 1, 2 in resnet18; seed 0 in resnet34, resnet50"."""
+    per_block = cells.groupby(keys)["seed"].apply(lambda s: tuple(sorted(set(s))))
+    if per_block.nunique() == 1:
+        return f"{len(per_block.iloc[0])} seed(s)"
+    parts = []
+    for seeds, blocks in sorted(per_block.groupby(per_block), key=lambda item: (-len(item[0]), item[0])):
+        names = ", ".join(" ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in blocks.index)
+        parts.append(f"seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))} in {names}")
+    return "; ".join(parts)
+
+
 def blocks_words(cells: pd.DataFrame, keys: list[str]) -> str:
-    """What the matched blocks are, e.g. "6 blocks: resnet18 on 0,1,2, 0,3,4, ...; resnet34 on 0,1,2"."""
+    """What the matched blocks are and their seeds, e.g. "6 blocks: resnet18 on 0,1,2, 0,3,4, ...;
+    resnet34 on 0,1,2; 3 seed(s)"."""
     blocks = cells.groupby(keys[-1])[keys[0]].apply(lambda v: sorted(set(v), key=str))
     parts = [f"{backbone} on {', '.join(map(str, values))}" for backbone, values in blocks.items()]
     count = cells.groupby(keys).ngroups
-    return f"{count} (value, backbone) blocks with all five structures: {'; '.join(parts)}"
+    return f"{count} (value, backbone) blocks with all five structures: {'; '.join(parts)}; {block_seeds(cells, keys)}"
 
 
 # comparison -> (experiments pooled, what makes a block besides the structure)
