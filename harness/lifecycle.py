@@ -128,7 +128,7 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
                 model, data.test, batch_size=plan.budget.eval_batch_size, device=ctx.device, precision=precision
             )
         record.metrics.update(plan.score(outputs, data.test.labels))
-        save_predictions(record, ctx.results_dir, plan.predict(outputs), data.test.labels)
+        predictions = plan.predict(outputs)
         run_inference = inference_fn(
             model, data.test, batch_size=plan.budget.eval_batch_size, device=ctx.device, precision=precision
         )
@@ -144,6 +144,8 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
             plan.finish(Finished(model, record, data, history, ctx, precision))
         judge(record)
         judge_seeds(record, ctx.results_dir)
+        # Last, just before the record: a case stopped earlier leaves no file that has no record.
+        save_predictions(record, ctx.results_dir, predictions, data.test.labels)
         if benchmark is not None:
             benchmark.extra_info.update(status=record.status, **{k: record.metrics.get(k) for k in record.thresholds})
     return record

@@ -186,6 +186,21 @@ def test_an_error_record_keeps_its_traceback(run_context, mnist_root, tmp_path, 
     assert read_record(tmp_path / "sbh" / f"{case.id}-seed0.json").traceback == record.traceback
 
 
+def test_a_case_stopped_after_scoring_leaves_no_file(run_context, mnist_root, tmp_path):
+    """Stopped (Ctrl-C, a killed lane) after the test set was scored: neither a record nor the
+    predictions beside it are on disk, so --skip-done reruns the case and no report reads a half."""
+    ctx = replace(run_context, device=torch.device("cpu"), results_dir=tmp_path, _cache=run_context._cache)
+    case = sbh.SbhCase(sbh.WRITEUP001_DIGITS, "arch2", "resnet18")
+
+    def stopped(finished):
+        raise KeyboardInterrupt
+
+    tiny = replace(SMOKE, budget=ONE_EPOCH, train_images=64, timing=TimingRounds(1))
+    with pytest.raises(KeyboardInterrupt):
+        run_case(replace(plan(case, ctx, tiny), finish=stopped), ctx)
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
 def test_writeup_protocol_runs_end_to_end_on_a_tiny_subset(run_context, mnist_root, tmp_path):
     """The authors' protocol on 320 images: AdamW, a seeded 10 % validation split, early
     stopping on experiment 1's metric, the best epoch tested, softmax before the loss."""
