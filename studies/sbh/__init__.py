@@ -197,25 +197,26 @@ PROFILES = {
         # Five rounds: the fewest with which the gate's rank test can reach its alpha on one
         # seed (reports/compare.py; 5 against 5 rounds: p >= 1/252).
         timing=TimingRounds(rounds=5, warmup=0),
-        # Provisional: one seed per group (docs/thresholds.md); the regression-gate work calibrates from three.
+        # Seeds 0-2 behind writeup001/resnet18, size n2000 and the two seed-gated groups; the other groups
+        # are provisional, from seed 0 alone, until their seeds 1 and 2 have run (docs/thresholds.md).
         thresholds={
             "combos/resnet18": {"acc_all_heads": 0.92},
             "lr/lr1.5e-4/resnet18": {"acc_all_heads": 0.92},
             "lr/lr5e-4/resnet18": {"acc_all_heads": 0.73},
             "lr/lr1.5e-3/resnet18": {"acc_all_heads": 0.69},
             "size/n400/resnet18": {"acc_all_heads": 0.83},
-            "size/n2000/resnet18": {"acc_all_heads": 0.92},
+            "size/n2000/resnet18": {"acc_all_heads": 0.92},  # three seeds: unchanged
             "size/n4800/resnet18": {"acc_all_heads": 0.94},
             "size/n10000/resnet18": {"acc_all_heads": 0.94},
-            "writeup001/resnet18": {"acc_all_heads": 0.96},
+            "writeup001/resnet18": {"acc_all_heads": 0.95},  # three seeds: (3) spans 0.9813-0.9930
             "writeup001/resnet34": {"acc_all_heads": 0.95},
             "writeup001/resnet50": {"acc_all_heads": 0.84},
         },
-        # Unstable: at 3.5e-3 one structure of seed 0 collapsed to chance (bar: the rule over the four
-        # that converged); at 5e-3 the authors' own runs collapsed (bar: the floor, as the rule over
-        # our five runs gave less). docs/thresholds.md, "Unstable groups".
+        # Unstable: at 3.5e-3 (4)-1 collapsed to chance in seed 0 (bar: the rule over the 14 of 15 runs
+        # that converged); at 5e-3 the authors' own runs collapsed (bar: the floor; none of our 15 runs
+        # collapsed, but (3) spans 0.72-0.98 and the rule gives 0.45). docs/thresholds.md, "Unstable groups".
         seed_gates={
-            "lr/lr3.5e-3/resnet18": SeedGate("acc_all_heads", bar=0.86),
+            "lr/lr3.5e-3/resnet18": SeedGate("acc_all_heads", bar=0.87),
             "lr/lr5e-3/resnet18": SeedGate("acc_all_heads", bar=0.5),
         },
         deviation="fixed 96 Adam steps from random init, last weights tested, logits into cross-entropy, "
