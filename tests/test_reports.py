@@ -121,6 +121,11 @@ def test_matched_cells_say_which_blocks_have_which_seeds(grid_records, tmp_path)
         "Matched cells: 25 records = 5 structures x 5 (backbone, seed) blocks "
         "(seeds 0, 1, 2 in resnet18; seed 0 in resnet34, resnet50)" in text
     )
+    # Seed 1 of one structure only: that block is incomplete and stays out of the structure means.
+    (lone,) = [c for c in sbh.grid(sbh.WRITEUP001_DIGITS) if c.backbone == "resnet34" and c.structure == "arch1"]
+    write_records(grid_records, [fake_record(lone, acc=0.5, seconds=1.0, seed=1)])
+    render(grid_records, tmp_path / "again")
+    assert "seed 0 in resnet34" in (tmp_path / "again" / "sbh.md").read_text()
     records = pd.DataFrame({"case_id": ["a", "a", "a", "b"], "seed": [0, 1, 2, 0]})
     assert stats.seeds_words(records) == "mean over 1 to 3 seeds per case"
 
@@ -634,3 +639,17 @@ def test_a_mean_near_the_writeup_with_a_seed_far_from_it_names_the_seeds():
         == "agree on the mean (within 0.01); our seeds 0.9285 to 0.9709"
     )
     assert versus.verdict(0.99, pd.Series([0.97]), **comparable) == "differs by -0.0200 (one seed)"
+
+
+def test_a_sweep_value_half_way_through_its_seeds_is_averaged_over_complete_seeds_only(writeup000_records, tmp_path):
+    """Seed 1 of four structures at one size (a calibration stopped half way): averaging it in
+    would compare four structures over two seeds with one over one seed, so it stays out."""
+    size = [c for c in sbh.experiment_cases("size") if c.backbone == "resnet18" and c.structure != "arch4-2"]
+    value = size[0].train_size
+    write_records(
+        writeup000_records, [fake_record(c, acc=0.1, seconds=1.0, seed=1) for c in size if c.train_size == value]
+    )
+    render(writeup000_records, tmp_path / "out")
+    section = (tmp_path / "out" / "sbh.md").read_text().split("### 5-2.")[1].split("### 5-3.")[0]
+    assert "seeds 0, 1" not in section and "1 seed(s)" in section
+    assert "0.1000" not in section

@@ -25,7 +25,9 @@ def figure_entry(path: Path, link_prefix: str, title: str, table: pd.DataFrame, 
 
 def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
     """Write-up 000 section 3-1: the grid on six combos, averaged over combos and per combo."""
-    data = complete_blocks(df[df["experiment"].isin(["writeup001", "combos"])], ["digits", "backbone"])
+    # A block is one seed too: a structure whose other seeds have not run yet must not be averaged
+    # against structures that have them.
+    data = complete_blocks(df[df["experiment"].isin(["writeup001", "combos"])], ["digits", "backbone", "seed"])
     if not data["experiment"].eq("combos").any():
         return None
     by_structure = structure_by_backbone(data, PRIMARY, "mean")
@@ -92,7 +94,7 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dic
 def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_prefix: str) -> dict | None:
     """Write-up 000 sections 3-2 / 3-3: accuracy along a swept value, per structure and averaged."""
     column, name = ("train_size", "train images") if experiment == "size" else ("lr", "learning rate")
-    data = complete_blocks(df[df["experiment"] == experiment], [column, "backbone"])
+    data = complete_blocks(df[df["experiment"] == experiment], [column, "backbone", "seed"])
     if data.empty:
         return None
     curve = pivot_by(data, column, "structure")
