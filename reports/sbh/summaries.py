@@ -119,14 +119,18 @@ def rank_line(means: pd.Series, what: str, cells: pd.DataFrame) -> str:
     return f"{what}: {words}; lowest **{label(worst)}** ({ordered[worst]:.4f})."
 
 
+def _seeds_per_block(cells: pd.DataFrame, keys: list[str]) -> pd.Series:
+    return cells.groupby(keys)["seed"].apply(lambda s: tuple(sorted(set(s))))
+
+
 def _same_seeds(cells: pd.DataFrame, keys: list[str]) -> bool:
-    return cells.groupby(keys)["seed"].apply(lambda s: tuple(sorted(set(s)))).nunique() == 1
+    return _seeds_per_block(cells, keys).nunique() == 1
 
 
 def block_seeds(cells: pd.DataFrame, keys: list[str]) -> str:
     """Which seeds the matched blocks hold: "3 seed(s)" when every block has the same ones, else
     per set of seeds, e.g. "seeds 0, 1, 2 in resnet18; seed 0 in resnet34, resnet50"."""
-    per_block = cells.groupby(keys)["seed"].apply(lambda s: tuple(sorted(set(s))))
+    per_block = _seeds_per_block(cells, keys)
     if per_block.nunique() == 1:
         return f"{len(per_block.iloc[0])} seed(s)"
     parts = []
