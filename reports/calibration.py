@@ -67,15 +67,17 @@ def group_thresholds(paths: list[Path], study: str, metric: str, seeds: int = 1)
     )
     rows = []
     for name, all_runs in df.groupby(group):
-        fewest = all_runs.groupby("case_id")["seed"].nunique().min()
+        fewest = int(all_runs.groupby("case_id")["seed"].nunique().min())
         if fewest < seeds:
-            rows.append(_row(name, all_runs, 0, math.nan, math.nan, f"waiting: fewest seeds {fewest} of {seeds}", None))
-            rows[-1]["rule"] = "—"
+            waiting = f"waiting: fewest seeds {fewest} of {seeds}"
+            rows.append(_row(name, all_runs, fewest, 0, math.nan, math.nan, waiting, None, rule="—"))
             continue
         collapsed = int((all_runs[column] < COLLAPSED_BELOW).sum())
         runs = all_runs[all_runs[column] >= COLLAPSED_BELOW] if collapsed else all_runs
         if runs.empty:
-            rows.append(_row(name, all_runs, collapsed, math.nan, math.nan, "no converged run", COLLAPSED_BELOW))
+            rows.append(
+                _row(name, all_runs, fewest, collapsed, math.nan, math.nan, "no converged run", COLLAPSED_BELOW)
+            )
             continue
         widest = ranges.loc[name].max()
         source = "own seeds"
@@ -100,22 +102,24 @@ def group_thresholds(paths: list[Path], study: str, metric: str, seeds: int = 1)
         bar = math.floor((lowest - margin) * 100) / 100
         if bar < COLLAPSED_BELOW:
             source += f"; the rule gave {bar:.2f}, below the floor"
-        rows.append(_row(name, all_runs, collapsed, lowest, widest, source, max(bar, COLLAPSED_BELOW)))
+        rows.append(_row(name, all_runs, fewest, collapsed, lowest, widest, source, max(bar, COLLAPSED_BELOW)))
     return pd.DataFrame(rows).set_index("group")
 
 
-def _row(name, runs, collapsed, lowest, widest, source, threshold) -> dict:
+def _row(name, runs, fewest, collapsed, lowest, widest, source, threshold, rule=None) -> dict:
+    if rule is None:
+        rule = f"seed gate (bar; {collapsed} run(s) below {COLLAPSED_BELOW})" if collapsed else "minimum"
     return {
         "group": name,
         "runs": len(runs),
         "seeds": runs["seed"].nunique(),
         # A group is calibrated from three seeds only once every one of its cases has them.
-        "fewest seeds of a case": runs.groupby("case_id")["seed"].nunique().min(),
+        "fewest seeds of a case": fewest,
         "collapsed": collapsed,
         "lowest": lowest,
         "widest range": widest,
         "range from": source,
-        "rule": f"seed gate (bar; {collapsed} run(s) below {COLLAPSED_BELOW})" if collapsed else "minimum",
+        "rule": rule,
         "threshold": threshold,
     }
 
