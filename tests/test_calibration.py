@@ -1,6 +1,8 @@
 """``python -m reports.calibration --groups``: the documented threshold rule, and seed gates for
 groups whose runs collapse to chance."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -57,3 +59,15 @@ def test_no_bar_is_set_below_the_floor(tmp_path):
     write_records(tmp_path, [fake_record(c, acc=a, seconds=1.0) for c, a in zip(HIGH_RATE, accs, strict=True)])
     row = group_thresholds([tmp_path], "sbh", "acc_all_heads").loc["lr/lr5e-3/resnet18"]
     assert row["rule"] == "minimum" and row["threshold"] == 0.5 and "the rule gave 0.25" in row["range from"]
+
+
+def test_the_smoke_profile_asserts_what_the_shipped_three_seed_records_give():
+    """A bar edited by hand, or records added without rerunning the calibration, fails here."""
+    shipped = Path(__file__).resolve().parents[1] / "reports" / "cpu-smoke" / "records"
+    table = group_thresholds([shipped], "sbh", "acc_all_heads", seeds=3)
+    calibrated = table[table["threshold"].notna()]
+    assert len(calibrated) >= 4
+    smoke = sbh.PROFILES["smoke"]
+    for group, row in calibrated.iterrows():
+        bar = smoke.seed_gates[group].bar if group in smoke.seed_gates else smoke.thresholds[group]["acc_all_heads"]
+        assert bar == pytest.approx(row["threshold"]), group
