@@ -197,7 +197,7 @@ PROFILES = {
         # Five rounds: the fewest with which the gate's rank test can reach its alpha on one
         # seed (reports/compare.py; 5 against 5 rounds: p >= 1/252).
         timing=TimingRounds(rounds=5, warmup=0),
-        # Seeds 0-2 behind every group but combos and writeup001's resnet34/50, which are provisional,
+        # Seeds 0-2 behind every group but combos and writeup001/resnet34, which are provisional,
         # from seed 0 alone, until their seeds 1 and 2 have run (docs/thresholds.md).
         thresholds={
             "combos/resnet18": {"acc_all_heads": 0.92},
@@ -210,7 +210,7 @@ PROFILES = {
             "size/n10000/resnet18": {"acc_all_heads": 0.94},
             "writeup001/resnet18": {"acc_all_heads": 0.95},  # three seeds: (3) spans 0.9813-0.9930
             "writeup001/resnet34": {"acc_all_heads": 0.95},
-            "writeup001/resnet50": {"acc_all_heads": 0.84},
+            "writeup001/resnet50": {"acc_all_heads": 0.77},  # three seeds: (4)-2 spans 0.8402-0.9085
         },
         # Unstable: at 3.5e-3 (4)-1 collapsed to chance in seed 0 (bar: the rule over the 14 of 15 runs
         # that converged); at 5e-3 the authors' own runs collapsed (bar: the floor; none of our 15 runs
