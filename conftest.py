@@ -56,7 +56,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--skip-done",
         action="store_true",
-        help="skip cases whose passed/failed record for this profile and seed exists (resume a run)",
+        help="skip cases whose passed/failed record for this profile and seed exists, and continue a case "
+        "stopped mid-training from its last saved epoch (resume a run)",
     )
     group.addoption(
         "--emnist-tiny",

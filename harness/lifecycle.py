@@ -25,6 +25,7 @@ import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import models
+from harness.checkpoint import EpochCheckpoint, checkpoint_path, discard
 from harness.context import RunContext
 from harness.errors import BenchError, DataUnavailable, Diverged
 from harness.fileio import atomic_write_bytes
@@ -112,6 +113,7 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
             record.params["weights"] = ", ".join(sorted(weights))
         if plan.measure_memory:
             record.model.update(training_step_peak(model, example, example_y, plan.task, plan.budget, precision))
+        checkpoint = epoch_checkpoint(plan, ctx, record)
         history, outputs = fit(
             model,
             data.train,
@@ -122,7 +124,10 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
             generator=generator,
             precision=precision,
             name=plan.case_id,
+            checkpoint=checkpoint,
         )
+        if checkpoint is not None and checkpoint.resumed_after:
+            record.environment["resumed_after_epoch"] = checkpoint.resumed_after
         if data.test is not data.eval:
             outputs = evaluate(
                 model, data.test, batch_size=plan.budget.eval_batch_size, device=ctx.device, precision=precision
@@ -148,7 +153,30 @@ def run_case(plan: CasePlan, ctx: RunContext, benchmark=None) -> ResultRecord:
         save_predictions(record, ctx.results_dir, predictions, data.test.labels)
         if benchmark is not None:
             benchmark.extra_info.update(status=record.status, **{k: record.metrics.get(k) for k in record.thresholds})
+    # The record is on disk, whatever its status: the training state has served (an interrupt
+    # skips this line and keeps it for the next --skip-done run).
+    discard(checkpoint_path(ctx.results_dir, plan.study, plan.case_id, ctx.seed))
     return record
+
+
+def epoch_checkpoint(plan: CasePlan, ctx: RunContext, record: ResultRecord) -> EpochCheckpoint | None:
+    """With --skip-done (the resume mode), the case's training state between epochs; it belongs
+    to this case, seed, profile, budget, precision, device type and commit, nothing else."""
+    if not ctx.skip_done:
+        return None
+    identity = {
+        "study": plan.study,
+        "case_id": plan.case_id,
+        "params": plan.params,
+        "seed": ctx.seed,
+        "profile": ctx.profile,
+        "model": plan.model,
+        "budget": asdict(plan.budget),
+        "precision": record.environment.get("precision"),
+        "device": ctx.device.type,
+        "git_commit": record.git_commit,
+    }
+    return EpochCheckpoint(checkpoint_path(ctx.results_dir, plan.study, plan.case_id, ctx.seed), identity)
 
 
 @contextlib.contextmanager

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from harness.checkpoint import EpochCheckpoint, restore_random_states
 from harness.errors import Diverged
 from harness.precision import FP32, Precision
 from harness.runtime import timed
@@ -240,11 +241,14 @@ def fit(
     generator: torch.Generator,
     precision: Precision = FP32,
     name: str = "",
+    checkpoint: EpochCheckpoint | None = None,
 ) -> tuple[list[EpochLog], dict[str, torch.Tensor]]:
     """Train for the budget, evaluating after every epoch (outside the timed region).
 
     Returns the per-epoch history and the evaluated split's logits of the weights kept: the
     last epoch's, or with ``budget.patience`` the best epoch's (restored into ``model``).
+    With a ``checkpoint``, training goes on from its saved epoch and saves after epochs
+    (``harness.checkpoint``); ``checkpoint.resumed_after`` then names the epoch it resumed after.
     """
     optimizer = make_optimizer(model, budget, device)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer) if budget.plateau else None
@@ -254,7 +258,22 @@ def fit(
     logits: dict[str, torch.Tensor] = {}
     best_logits: dict[str, torch.Tensor] = {}
     elapsed = 0.0
-    for epoch in range(1, epochs + 1):
+    done, stopped = 0, False
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        if best is not None:
+            best.value, best.epoch, best.state = saved["best"]
+        generator.set_state(saved["generator"])
+        restore_random_states(saved)
+        history = [EpochLog(**entry) for entry in saved["history"]]
+        elapsed, done, stopped = saved["elapsed"], saved["epoch"], saved["stopped"]
+        checkpoint.resumed_after = done
+        log.info("%s resuming after epoch %d/%d from %s", name, done, epochs, checkpoint.path)
+    for epoch in range(done + 1, 1 if stopped else epochs + 1):
         one_epoch = functools.partial(
             train_one_epoch,
             model,
@@ -291,9 +310,27 @@ def fit(
                 best_logits = logits
             elif epoch - best.epoch >= budget.patience:
                 log.info("%s early stop: no better %s for %d epochs", name, budget.monitor, budget.patience)
-                break
+                stopped = True
+        if checkpoint is not None and checkpoint.due(final=stopped or epoch == epochs):
+            checkpoint.save(
+                {
+                    "epoch": epoch,
+                    "stopped": stopped,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "best": (best.value, best.epoch, best.state) if best is not None else None,
+                    "generator": generator.get_state(),
+                    "history": [asdict(entry) for entry in history],
+                    "elapsed": elapsed,
+                }
+            )
+        if stopped:
+            break
     if best is not None and best.epoch:
         model.load_state_dict(best.state)
         history[best.epoch - 1].best = True
         logits = best_logits
+    if not logits:  # resumed after the epoch that gave the kept weights: their logits are not in memory
+        logits = evaluate(model, test, batch_size=budget.eval_batch_size, device=device, precision=precision)
     return history, logits
