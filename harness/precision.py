@@ -7,9 +7,10 @@ the optimizer in fp32). bf16 keeps fp32's exponent range, so no loss scaler is n
 bf16, or a CPU whose flags (read from ``/proc/cpuinfo`` at start-up, not guessed from the
 vendor) include ``avx512_bf16`` or ``amx_bf16``; fp32 elsewhere. Two exceptions keep fp32:
 a profile that names fp32 (the write-ups' own protocols ran fp32), and, on the CPU, the
-training of models in ``CPU_FP32_TRAINING``, whose bf16 training step measured slower than
-fp32 on this project's CPU (PERFORMANCE.md, "Precision"). An explicit ``fp32`` or ``bf16``
-overrides both.
+training of models in ``CPU_FP32_TRAINING`` and the inference of models in
+``CPU_FP32_INFERENCE``, where bf16 measured slower than fp32 on this project's CPU
+(``python -m studies.perf.precision``, PERFORMANCE.md "Precision"). An explicit ``fp32`` or
+``bf16`` overrides both.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from harness.runtime import cpu_flags
 
 PRECISION_CHOICES = ("auto", "fp32", "bf16")
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
-# Registry names whose bf16 training step was slower than fp32 on the 2-core EPYC with
-# AVX512-BF16 (interleaved, one process: PERFORMANCE.md). Their inference still runs bf16.
-CPU_FP32_TRAINING: frozenset[str] = frozenset()
+# Registry names whose bf16 training step / inference was slower than fp32 on the 2-core EPYC
+# with AVX512-BF16 (median of interleaved blocks in one process, 2026-11-28; the sets that
+# ``studies.perf.precision`` derives from reports/precision/cpu-avx512bf16.json, tested).
+CPU_FP32_TRAINING: frozenset[str] = frozenset({"sppf"})
+CPU_FP32_INFERENCE: frozenset[str] = frozenset({"lenet5-new", "sppf", "transformer"})
 
 
 def native_bf16(device: torch.device) -> str | None:
@@ -85,9 +88,14 @@ def resolve_precision(
     reason = native_bf16(device)
     if reason is None:
         return Precision("fp32", "fp32", f"auto: no native bf16 on this {device.type}")
-    if device.type == "cpu" and model in CPU_FP32_TRAINING:
-        return Precision("fp32", "bf16", f"auto: {reason}; {model} trains faster in fp32 on this CPU")
-    return Precision("bf16", "bf16", f"auto: {reason}")
+    if device.type != "cpu":
+        return Precision("bf16", "bf16", f"auto: {reason}")
+    train = "fp32" if model in CPU_FP32_TRAINING else "bf16"
+    inference = "fp32" if model in CPU_FP32_INFERENCE else "bf16"
+    slower = [part for part, p in (("training", train), ("inference", inference)) if p == "fp32"]
+    if slower:
+        reason += f"; {model}'s {' and '.join(slower)} measured faster in fp32 on this CPU"
+    return Precision(train, inference, f"auto: {reason}")
 
 
 def session_precision(asked: str, device: torch.device) -> str:
@@ -97,5 +105,9 @@ def session_precision(asked: str, device: torch.device) -> str:
     reason = native_bf16(device)
     if reason is None:
         return f"auto -> fp32 (no native bf16 on this {device.type})"
-    exceptions = f"; fp32 training for {', '.join(sorted(CPU_FP32_TRAINING))}" if CPU_FP32_TRAINING else ""
-    return f"auto -> bf16 ({reason}{exceptions if device.type == 'cpu' else ''}; fp32 where a profile names it)"
+    exceptions = ""
+    if device.type == "cpu":
+        for part, names in (("training", CPU_FP32_TRAINING), ("inference", CPU_FP32_INFERENCE)):
+            if names:
+                exceptions += f"; fp32 {part} for {', '.join(sorted(names))}"
+    return f"auto -> bf16 ({reason}{exceptions}; fp32 where a profile names it)"

@@ -7,8 +7,10 @@ goes through ``train_one_epoch`` at the study's batch size, inference through ``
 at the study's evaluation batch, the two functions every case uses. Images are seeded random
 uint8 28x28: speed does not depend on what the pixels show.
 
-Prints a Markdown table; ``--json PATH`` also writes every block's time. This measurement
-decides ``harness.precision.CPU_FP32_TRAINING`` (PERFORMANCE.md, "Precision").
+Prints a Markdown table and the models that ``auto`` should keep in fp32 on this CPU;
+``--json PATH`` also writes every block's rates, and ``--from PATH`` prints both again from
+such a file. The stored measurement decides ``harness.precision.CPU_FP32_TRAINING`` and
+``CPU_FP32_INFERENCE`` (PERFORMANCE.md, "Precision"; a test keeps them in step).
 """
 
 from __future__ import annotations
@@ -142,13 +144,42 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def slower_in_bf16(results: list[dict], key: str) -> frozenset[str]:
+    """Registry names for which bf16 was slower than fp32 (median interleaved ratio below 1) in
+    most of their rows: a model measured with several backbones follows the majority of them."""
+    model_of = {s.name: s.model for s in subjects()}
+    votes: dict[str, list[bool]] = {}
+    for r in results:
+        votes.setdefault(model_of[r["subject"]], []).append(statistics.median(_ratios(r, key)) < 1.0)
+    return frozenset(model for model, slower in votes.items() if sum(slower) * 2 > len(slower))
+
+
+def verdict(results: list[dict]) -> str:
+    lines = []
+    for part, key in (("training", "train_images_per_s"), ("inference", "inference_images_per_s")):
+        names = sorted(slower_in_bf16(results, key))
+        lines.append(f"fp32 {part} on this CPU (bf16 slower): {', '.join(names) or 'none'}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="row names to measure (default: all)")
     parser.add_argument("--blocks", type=int, default=5, help="timed blocks per precision (default 5)")
     parser.add_argument("--eval-images", type=int, default=1024)
     parser.add_argument("--json", type=Path, help="write every block's rates here")
+    parser.add_argument("--from", dest="source", type=Path, help="measure nothing: table and verdict of a --json file")
     args = parser.parse_args(argv)
+    if args.source:
+        try:
+            stored = json.loads(args.source.read_text())
+            print(table(stored) + "\n\n" + verdict(stored))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(
+                f"--from {args.source}: not a --json file of this tool ({type(exc).__name__}: {exc})", file=sys.stderr
+            )
+            return 2
+        return 0
     chosen = [s for s in subjects() if not args.only or s.name in args.only]
     if not chosen:
         print(f"--only {' '.join(args.only)}: no such row; rows: {', '.join(s.name for s in subjects())}")
@@ -158,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(measure(subject, args.blocks, args.eval_images))
         print(table(results[-1:]).splitlines()[-1], flush=True)
     print(f"\n{torch.get_num_threads()} threads, torch {torch.__version__}\n")
-    print(table(results))
+    print(table(results) + "\n\n" + verdict(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
     return 0
