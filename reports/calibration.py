@@ -14,8 +14,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.load import collect
+from reports.load import collect, precision
 from reports.render import md_table
+
+
+def one_precision(df: pd.DataFrame, paths: list[Path]) -> None:
+    """A bar holds for the precision it was measured in: refuse to pool fp32 and bf16 runs."""
+    counts = precision(df).value_counts()
+    if len(counts) > 1:
+        mixed = ", ".join(f"{label}: {n}" for label, n in counts.items())
+        raise SystemExit(
+            f"error: {', '.join(map(str, paths))} mixes precisions ({mixed}); calibrate each from its own directory"
+        )
 
 
 def spread(paths: list[Path], study: str, metric: str):
@@ -24,6 +34,7 @@ def spread(paths: list[Path], study: str, metric: str):
     if df.empty or column not in df:
         raise SystemExit(f"error: no {study} records with metrics.{metric} in {', '.join(map(str, paths))}")
     df = df[df[column].notna()]
+    one_precision(df, paths)
     table = df.groupby("case_id")[column].agg(["count", "min", "mean", "max"]).rename(columns={"count": "seeds"})
     table.loc["(all cases)"] = [len(df), df[column].min(), df[column].mean(), df[column].max()]
     return table
@@ -59,6 +70,7 @@ def group_thresholds(paths: list[Path], study: str, metric: str, seeds: int = 1)
     if df.empty or column not in df or group not in df:
         raise SystemExit(f"error: no {study} records with {group} and metrics.{metric} in {', '.join(map(str, paths))}")
     df = df[df[column].notna()]
+    one_precision(df, paths)
     # Seed ranges of converged runs only: a collapsed seed's distance from a trained one is not noise
     # that a minimum could absorb, and it must not widen a neighbouring group's borrowed margin.
     converged = df[df[column] >= COLLAPSED_BELOW]
