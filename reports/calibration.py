@@ -18,14 +18,18 @@ from reports.load import collect, precision
 from reports.render import md_table
 
 
-def one_precision(df: pd.DataFrame, paths: list[Path]) -> None:
-    """A bar holds for the precision it was measured in: refuse to pool fp32 and bf16 runs."""
-    counts = precision(df).value_counts()
-    if len(counts) > 1:
-        mixed = ", ".join(f"{label}: {n}" for label, n in counts.items())
-        raise SystemExit(
-            f"error: {', '.join(map(str, paths))} mixes precisions ({mixed}); calibrate each from its own directory"
-        )
+def one_precision(df: pd.DataFrame, paths: list[Path], by: str) -> None:
+    """A bar holds for the precision it was measured in: refuse to pool fp32 and bf16 runs of
+    one group (``auto`` may still have run different models in different precisions)."""
+    labels = precision(df)
+    for name, group in labels.groupby(df[by]):
+        counts = group.value_counts()
+        if len(counts) > 1:
+            mixed = ", ".join(f"{label}: {n}" for label, n in counts.items())
+            raise SystemExit(
+                f"error: {name} in {', '.join(map(str, paths))} mixes precisions ({mixed}); "
+                "calibrate each from its own directory"
+            )
 
 
 def spread(paths: list[Path], study: str, metric: str):
@@ -34,7 +38,7 @@ def spread(paths: list[Path], study: str, metric: str):
     if df.empty or column not in df:
         raise SystemExit(f"error: no {study} records with metrics.{metric} in {', '.join(map(str, paths))}")
     df = df[df[column].notna()]
-    one_precision(df, paths)
+    one_precision(df, paths, "case_id")
     table = df.groupby("case_id")[column].agg(["count", "min", "mean", "max"]).rename(columns={"count": "seeds"})
     table.loc["(all cases)"] = [len(df), df[column].min(), df[column].mean(), df[column].max()]
     return table
@@ -70,7 +74,7 @@ def group_thresholds(paths: list[Path], study: str, metric: str, seeds: int = 1)
     if df.empty or column not in df or group not in df:
         raise SystemExit(f"error: no {study} records with {group} and metrics.{metric} in {', '.join(map(str, paths))}")
     df = df[df[column].notna()]
-    one_precision(df, paths)
+    one_precision(df, paths, group)
     # Seed ranges of converged runs only: a collapsed seed's distance from a trained one is not noise
     # that a minimum could absorb, and it must not widen a neighbouring group's borrowed margin.
     converged = df[df[column] >= COLLAPSED_BELOW]

@@ -60,5 +60,19 @@ def test_calibration_refuses_to_pool_precisions(dirs):
     # directory's): fp32 keeps only the cell bf16 lacks.
     from reports.calibration import group_thresholds
 
-    with pytest.raises(SystemExit, match=r"mixes precisions \(bf16: 14, fp32: 1\)"):
+    with pytest.raises(SystemExit, match=r"writeup001/resnet18 in .* mixes precisions \(bf16: 14, fp32: 1\)"):
         group_thresholds([dirs[0], dirs[1]], "sbh", "acc_all_heads")
+
+
+def test_calibration_accepts_groups_that_auto_ran_in_different_precisions(tmp_path):
+    """auto may keep one model in fp32 and run another in bf16; each group is one precision."""
+    from reports.calibration import group_thresholds
+
+    resnet34 = [c for c in sbh.grid(sbh.WRITEUP001_DIGITS) if c.backbone == "resnet34"]
+    write_records(
+        tmp_path,
+        [fake_record(c, acc=0.97, seconds=1.0) for c in RESNET18]
+        + [_bf16(fake_record(c, acc=0.96, seconds=1.0)) for c in resnet34],
+    )
+    table = group_thresholds([tmp_path], "sbh", "acc_all_heads")
+    assert set(table.index) == {"writeup001/resnet18", "writeup001/resnet34"}
