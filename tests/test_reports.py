@@ -653,3 +653,27 @@ def test_a_sweep_value_half_way_through_its_seeds_is_averaged_over_complete_seed
     section = (tmp_path / "out" / "sbh.md").read_text().split("### 5-2.")[1].split("### 5-3.")[0]
     assert "seeds 0, 1" not in section and "1 seed(s)" in section
     assert "0.1000" not in section
+
+
+def test_sbh_times_compare_records_of_one_machine_only(tmp_path):
+    """Seeds 1-2 of one backbone ran on a host ten times faster: their accuracies count, their
+    times are left out, and the page says which machine's times it shows."""
+    from reports.load import collect
+    from reports.sbh.tables import cases_frame, one_machine_times
+
+    grid = sbh.grid(sbh.WRITEUP001_DIGITS)
+    records = [fake_record(c, acc=0.97, seconds=2.0, seed=0) for c in grid]
+    for seed in (1, 2):
+        for c in grid:
+            record = fake_record(c, acc=0.98, seconds=0.2 if c.backbone == "resnet34" else 2.0, seed=seed)
+            if c.backbone == "resnet34":
+                record.environment["fingerprint"] = "another-machine"
+            records.append(record)
+    write_records(tmp_path, records)
+    df, notes = one_machine_times(cases_frame(collect([tmp_path]).study("sbh")))
+    faster = df["environment.fingerprint"] == "another-machine"
+    assert faster.sum() == 10 and df.loc[faster, "inference_s"].isna().all()
+    assert df.loc[faster, "acc_all_heads"].notna().all() and df.loc[~faster, "inference_s"].notna().all()
+    assert len(notes) == 1 and "left out: another-machine (10)" in notes[0]
+    assert main([str(tmp_path), "--out", str(tmp_path / "report")]) == 0
+    assert "Times compare one machine" in (tmp_path / "report" / "sbh.md").read_text()

@@ -29,6 +29,7 @@ from reports.sbh.tables import (
     ci_pivot,
     expected_cases,
     failed_mask,
+    one_machine_times,
     pivot,
     seed_gates,
     shown,
@@ -47,7 +48,7 @@ def build(
     **_,
 ) -> dict:
     """Everything the ``sbh`` template needs; figures are written under ``figures_dir``."""
-    df = cases_frame(df_all)
+    df, time_notes = one_machine_times(cases_frame(df_all))
     ran = set(df["case_id"]) if not df.empty else set()
     expected = expected_cases(df_all)
     missing = [case_id for case_id in expected if case_id not in ran]
@@ -68,6 +69,7 @@ def build(
         "default_present": sum(1 for case in sbh.all_cases() if case.in_cpu_default and case.id in ran),
         "deviations": {p: sbh.PROFILES[p].deviation for p in spent.get("profiles", []) if p in sbh.PROFILES},
         "budget_words": words,
+        "time_notes": time_notes,
         "seed_gates": seed_gates(df) if not df.empty else pd.DataFrame(),
         "versus": writeup.section(df, figures_dir, link_prefix) if not df.empty else None,
         "claims": claims.check(df) if not df.empty else None,

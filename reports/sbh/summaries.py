@@ -61,21 +61,25 @@ def summary(df: pd.DataFrame) -> list[str]:
     for metric in ACCURACY_METRICS:
         lines.append(_compare(cells, shared_head, metric, "split heads", "a shared head", f"`{metric}`"))
     lines.append(_compare(cells, shared_bb, "acc_all_heads", "split backbones", "a shared backbone", "`acc_all_heads`"))
-    time_split = cells.loc[~shared_bb, "inference_s"].mean()
-    time_shared = cells.loc[shared_bb, "inference_s"].mean()
+    # Times: only the matched cells that kept their times (one machine per section, tables.one_machine_times).
+    timed = complete_blocks(cells[cells["inference_s"].notna()], ["backbone", "seed"])
+    over = f"{len(timed)} timed cells of one machine" if len(timed) < len(cells) else "the matched cells"
+    shared_timed = timed["structure"].map(lambda s: sbh.STRUCTURES[s].shared_backbone).astype(bool)
+    time_split = timed.loc[~shared_timed, "inference_s"].mean()
+    time_shared = timed.loc[shared_timed, "inference_s"].mean()
     if pd.notna(time_split) and pd.notna(time_shared) and time_shared > 0:
         lines.append(
             "Inference: "
             + stats.ratio_words(time_split, time_shared, "a shared backbone", "split backbones")
-            + f" ({time_shared:.3f} s vs {time_split:.3f} s for the test subset, mean over the matched cells)."
+            + f" ({time_shared:.3f} s vs {time_split:.3f} s for the test subset, mean over {over})."
         )
-    by_backbone = cells.groupby("backbone")["inference_s"].mean()
-    if len(by_backbone) > 1:
+    by_backbone = timed.groupby("backbone")["inference_s"].mean()
+    if len(by_backbone) > 1 and _same_seeds(timed, ["backbone"]):
         fastest, slowest = by_backbone.idxmin(), by_backbone.idxmax()
         lines.append(
             f"Inference time grows with the backbone: {slowest} takes "
             f"{by_backbone[slowest] / by_backbone[fastest]:.1f}x "
-            f"the time of {fastest} (mean over structures)."
+            f"the time of {fastest} (mean over structures, {over})."
         )
     lines.append(tradeoff(cells))
     return lines

@@ -79,6 +79,35 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+TIME_COLUMNS = ("train_s", "inference_s", "latency_b32_s")
+UNKNOWN_MACHINE = "unknown (schema-1 records without a fingerprint, counted as one machine)"
+
+
+def one_machine_times(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Times are compared only between records of one machine (``environment.fingerprint``): per
+    experiment and digits, the machine that timed every case of it, with the most records, keeps
+    its times (failing that, the one that timed the most cases); the other records keep their
+    accuracies and lose their times. Returns the frame and one line per section that lost any."""
+    if df.empty:
+        return df, []
+    df = df.copy()
+    machine = df.get("environment.fingerprint", pd.Series(None, index=df.index, dtype=object)).fillna(UNKNOWN_MACHINE)
+    notes = []
+    for (experiment, digits), section in df.groupby(["experiment", "digits"], sort=True):
+        cases = section.groupby(machine[section.index])["case_id"].nunique()
+        records = machine[section.index].value_counts()
+        kept = max(cases.index, key=lambda m: (cases[m], records[m]))
+        dropped = section.index[machine[section.index] != kept]
+        if len(dropped):
+            df.loc[dropped, list(TIME_COLUMNS)] = float("nan")
+            others = ", ".join(sorted(f"{m} ({records[m]})" for m in records.index if m != kept))
+            notes.append(
+                f"{experiment}, digits {digits}: times of machine {kept} ({records[kept]} records, "
+                f"{cases[kept]} of {section['case_id'].nunique()} cases); left out: {others}"
+            )
+    return df, notes
+
+
 GATE_FIELDS = ("metric", "bar", "need", "of")
 
 
