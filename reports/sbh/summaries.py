@@ -64,7 +64,7 @@ def summary(df: pd.DataFrame) -> list[str]:
     # Times: only the matched cells that kept their times (one machine per section, tables.one_machine_times).
     timed = complete_blocks(cells[cells["inference_s"].notna()], ["backbone", "seed"])
     over = f"{len(timed)} timed cells of one machine" if len(timed) < len(cells) else "the matched cells"
-    shared_timed = timed["structure"].map(lambda s: sbh.STRUCTURES[s].shared_backbone).astype(bool)
+    shared_timed = shared_bb.loc[timed.index]
     time_split = timed.loc[~shared_timed, "inference_s"].mean()
     time_shared = timed.loc[shared_timed, "inference_s"].mean()
     if pd.notna(time_split) and pd.notna(time_shared) and time_shared > 0:

@@ -94,10 +94,11 @@ def one_machine_times(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     machine = df.get("environment.fingerprint", pd.Series(None, index=df.index, dtype=object)).fillna(UNKNOWN_MACHINE)
     notes = []
     for (experiment, digits), section in df.groupby(["experiment", "digits"], sort=True):
-        cases = section.groupby(machine[section.index])["case_id"].nunique()
-        records = machine[section.index].value_counts()
+        on = machine[section.index]
+        cases = section.groupby(on)["case_id"].nunique()
+        records = on.value_counts()
         kept = max(cases.index, key=lambda m: (cases[m], records[m]))
-        dropped = section.index[machine[section.index] != kept]
+        dropped = section.index[on != kept]
         if len(dropped):
             df.loc[dropped, list(TIME_COLUMNS)] = float("nan")
             others = ", ".join(sorted(f"{m} ({records[m]})" for m in records.index if m != kept))
