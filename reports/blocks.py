@@ -16,7 +16,7 @@ import pandas as pd
 
 from reports import markers, stats, versus
 from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
-from reports.load import distinct, find_artifact, measured, precision
+from reports.load import distinct, find_artifact, machine, measured, precision
 from studies import blocks
 
 FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
@@ -148,26 +148,45 @@ def epoch_curves(per_seed: pd.DataFrame, records: dict, figures_dir: Path, link_
 TIMES = {"train_s": "train s", "s_per_epoch": "s / epoch", "inference_s": "inference s (10k test)"}
 
 
-def timing_threads(per_seed: pd.DataFrame) -> int | None:
-    """The torch thread count at which the networks' times are compared: the one at which most
-    block networks (the heatmap partner aside) have a measured record, then most records, then
-    the larger count. Seconds at 1 and at 2 threads are not like with like, so the other
-    records' times are left out of the comparison."""
+def timing_machine(per_seed: pd.DataFrame) -> str | None:
+    """The machine (``environment.fingerprint``, which includes the thread count) on which the
+    networks' times are compared: the one on which most block networks (the heatmap partner aside)
+    have a measured record, then most records. Seconds from two machines, or from one CPU at 1
+    and at 2 threads, are not like with like, so the other records' times are left out."""
     ok = per_seed[per_seed["measured"]]
-    if "environment.torch_threads" not in ok or ok["environment.torch_threads"].isna().all():
+    if ok.empty:
         return None
-    blocks_only = ok[ok["network"] != blocks.REFERENCE]
-    by_threads = ok.groupby("environment.torch_threads")
-    covered = blocks_only.groupby("environment.torch_threads")["network"].nunique()
-    return int(max(by_threads.groups, key=lambda t: (covered.get(t, 0), by_threads.size()[t], t)))
+    on = machine(ok)
+    is_block = ok["network"] != blocks.REFERENCE
+    covered = ok[is_block].groupby(on[is_block])["network"].nunique()
+    records = on.value_counts()
+    return max(records.index, key=lambda m: (covered.get(m, 0), records[m], m))
+
+
+def timed_seeds(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """The measured records whose times are compared: those of ``timing_machine``."""
+    ok = per_seed[per_seed["measured"]]
+    return ok[machine(ok) == timing_machine(per_seed)]
+
+
+def timing_words(per_seed: pd.DataFrame) -> str | None:
+    """The compared times' machine in words: CPU or GPU, thread count, fingerprint."""
+    timed = timed_seeds(per_seed)
+    if timed.empty:
+        return None
+    row = timed.iloc[0]
+    device = row.get("environment.gpu") if isinstance(row.get("environment.gpu"), str) else row.get("environment.cpu")
+    threads = row.get("environment.torch_threads")
+    return (
+        f"{device or 'unknown device'}"
+        + (f", {int(threads)} torch thread(s)" if pd.notna(threads) else "")
+        + f", machine {timing_machine(per_seed)}"
+    )
 
 
 def resource_table(df: pd.DataFrame, per_seed: pd.DataFrame) -> pd.DataFrame:
     ok = df[df["measured"]]
-    threads = timing_threads(per_seed)
-    timed = per_seed[per_seed["measured"]]
-    if threads is not None:
-        timed = timed[timed["environment.torch_threads"] == threads]
+    timed = timed_seeds(per_seed)
     times = timed.groupby("network")[list(TIMES)].mean().reindex(ok.index)
     # images per second of the mean time, not the mean of per-seed rates (one slow seed would skew that)
     images = (timed["inference_images_per_s"] * timed["inference_s"]).groupby(timed["network"]).mean()
@@ -180,12 +199,8 @@ def resource_table(df: pd.DataFrame, per_seed: pd.DataFrame) -> pd.DataFrame:
             **{label: times[column] for column, label in TIMES.items()},
             "images / s": images.reindex(ok.index) / times["inference_s"],
             "seeds timed": timed.groupby("network").size().reindex(ok.index).fillna(0).astype(int),
-            "threads of the seeds": per_seed[per_seed["measured"]]
-            .groupby("network")["environment.torch_threads"]
-            .agg(lambda t: ", ".join(str(int(x)) for x in sorted(t.dropna().unique())) or "?")
-            .reindex(ok.index)
-            if "environment.torch_threads" in per_seed
-            else "?",
+            "seeds timed elsewhere": ok["seeds"].astype(int)
+            - timed.groupby("network").size().reindex(ok.index).fillna(0).astype(int),
             "conv depth": ok["model.conv_depth"].astype(int),
         }
     )
@@ -195,18 +210,16 @@ def resource_table(df: pd.DataFrame, per_seed: pd.DataFrame) -> pd.DataFrame:
 
 def resources_reading(df: pd.DataFrame, per_seed: pd.DataFrame, devices: list[str]) -> list[str]:
     """What our measurements say about write-up 003's remark that the transformer used the most
-    GPU memory and time, on the device they come from; times only between records of the same
-    thread count (``timing_threads``)."""
+    GPU memory and time, on the device they come from; times only between records of one
+    machine (``timing_machine``)."""
     ok = df[df["measured"] & (df["network"] != blocks.REFERENCE)]
     if ok.empty or "model.peak_memory_bytes" not in ok:
         return []
     on = ", ".join(devices) or "this device"
     memory = ok["model.peak_memory_bytes"] / 2**20
     per_image = memory / ok["budget.batch_size"]
-    threads = timing_threads(per_seed)
-    timed = per_seed[per_seed["measured"] & per_seed["network"].isin(ok.index)]
-    if threads is not None:
-        timed = timed[timed["environment.torch_threads"] == threads]
+    timed = timed_seeds(per_seed)
+    timed = timed[timed["network"].isin(ok.index)]
     epoch_s = timed.groupby("network")["s_per_epoch"].mean()
     top = memory.idxmax()
     lines = [
@@ -218,9 +231,9 @@ def resources_reading(df: pd.DataFrame, per_seed: pd.DataFrame, devices: list[st
     if slow is not None:
         untimed = sorted(set(ok.index) - set(epoch_s.index))
         lines.append(
-            f"Training time{f' at {threads} thread(s)' if threads is not None else ''}: **{slow}** is the slowest "
-            f"({epoch_s[slow]:.1f} s per epoch) of the {len(epoch_s)} networks timed at that count"
-            + (f"; not compared: {', '.join(untimed)} (no record at that thread count)." if untimed else ".")
+            f"Training time ({timing_words(per_seed)}): **{slow}** is the slowest "
+            f"({epoch_s[slow]:.1f} s per epoch) of the {len(epoch_s)} networks timed there"
+            + (f"; not compared: {', '.join(untimed)} (not timed on that machine)." if untimed else ".")
         )
     agrees = top == "transformer" or per_image.idxmax() == "transformer"
     timed_transformer = "transformer" in epoch_s.index
@@ -231,7 +244,7 @@ def resources_reading(df: pd.DataFrame, per_seed: pd.DataFrame, devices: list[st
         + f": memory {'agrees' if agrees else 'disagrees'} "
         + f"({'per image' if per_image.idxmax() == 'transformer' else 'at the batch sizes used'}), "
         f"time {time_word}"
-        + ("" if timed_transformer else " (no transformer record at that thread count)")
+        + ("" if timed_transformer else " (the transformer was not timed on the machine the others were)")
         + ". Ours are CPU figures (peak bytes of one training step, seconds per epoch), the write-up's a GPU's."
     )
     return lines
@@ -336,7 +349,7 @@ def build(
         "footnote": markers.footnote(per_seed["mark"]),
         "curves": epoch_curves(per_seed, records, figures_dir, link_prefix),
         "resources": resource_table(df, per_seed),
-        "timing_threads": timing_threads(per_seed),
+        "timing_machine": timing_words(per_seed),
         "resources_reading": resources_reading(df, per_seed, spent["devices"]),
         "conclusions": conclusions(df),
         "accuracy_png": f"{link_prefix}/{bars.name}",
@@ -344,7 +357,7 @@ def build(
         "heatmaps": heatmaps(df_all, records, results_dirs, figures_dir),
         "missing": [c.id for c in blocks.cases() if c.id not in set(per_seed["case_id"])],
         "problems": per_seed[per_seed["status"] != "passed"],
-        "pareto": pareto_part(df, figures_dir, link_prefix),
+        "pareto": pareto_part(df, timed_seeds(per_seed), figures_dir, link_prefix),
         "link_prefix": link_prefix,
         "memory_method": next(
             iter(df.get("model.peak_memory_method", pd.Series(dtype=object)).dropna()), "not measured"
@@ -367,11 +380,15 @@ def _marked(table: pd.DataFrame, marks: pd.Series) -> pd.DataFrame:
     return table
 
 
-def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
+def pareto_part(df: pd.DataFrame, timed: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
+    """Mean test accuracy over all seeds against mean inference time over the seeds of one machine."""
     ok = df[df["measured"]]
+    inference_s = timed.groupby("network")["inference_s"].mean()
+    ok = ok[ok.index.isin(inference_s.index)]
     if len(ok) < 2:
         return None
-    points = ok[["network", "test_acc", "inference_s"]].reset_index(drop=True)
+    points = pd.DataFrame({"network": ok.index, "test_acc": ok["test_acc"], "inference_s": inference_s[ok.index]})
+    points = points.reset_index(drop=True)
     front = stats.pareto_front(points, "test_acc", "inference_s")
     path = pareto(
         points,

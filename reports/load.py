@@ -90,6 +90,15 @@ def measured(frame: pd.DataFrame) -> pd.Series:
     return frame["status"].isin(MEASURED_STATUSES)
 
 
+UNKNOWN_MACHINE = "unknown (schema-1 records without a fingerprint, counted as one machine)"
+
+
+def machine(frame: pd.DataFrame) -> pd.Series:
+    """Each record's ``environment.fingerprint`` (what decides its speed), or ``UNKNOWN_MACHINE``."""
+    column = frame.get("environment.fingerprint", pd.Series(None, index=frame.index, dtype=object))
+    return column.fillna(UNKNOWN_MACHINE)
+
+
 def distinct(frame: pd.DataFrame, column: str) -> list:
     """The distinct non-missing values of a flattened record column, sorted (as text where the
     types mix); empty when no record has the column. Budget lines read their settings this way."""

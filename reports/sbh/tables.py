@@ -8,7 +8,7 @@ import pandas as pd
 
 from harness.settings import SeedGate
 from reports import markers, stats
-from reports.load import distinct, measured, precision
+from reports.load import distinct, machine, measured, precision
 from reports.stats import seeds_reached
 from studies import sbh
 
@@ -80,7 +80,6 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 TIME_COLUMNS = ("train_s", "inference_s", "latency_b32_s")
-UNKNOWN_MACHINE = "unknown (schema-1 records without a fingerprint, counted as one machine)"
 
 
 def one_machine_times(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -91,10 +90,10 @@ def one_machine_times(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     if df.empty:
         return df, []
     df = df.copy()
-    machine = df.get("environment.fingerprint", pd.Series(None, index=df.index, dtype=object)).fillna(UNKNOWN_MACHINE)
+    machines = machine(df)
     notes = []
     for (experiment, digits), section in df.groupby(["experiment", "digits"], sort=True):
-        on = machine[section.index]
+        on = machines[section.index]
         cases = section.groupby(on)["case_id"].nunique()
         records = on.value_counts()
         kept = max(cases.index, key=lambda m: (cases[m], records[m]))
