@@ -67,10 +67,13 @@ def group_thresholds(paths: list[Path], study: str, metric: str, seeds: int = 1)
     groups"); with no converged run the bar is ``COLLAPSED_BELOW`` itself.
 
     A group a case of which has fewer than ``seeds`` seeds gets no threshold: the calibration
-    of that group is still running.
+    of that group is still running. Records without ``params.threshold_group`` (the blocks
+    study) are grouped by case.
     """
     df = collect(paths).study(study)
     column, group = f"metrics.{metric}", "params.threshold_group"
+    if not df.empty and group not in df:
+        df[group] = df["case_id"]  # a study without threshold groups (blocks): each case is its own
     if df.empty or column not in df or group not in df:
         raise SystemExit(f"error: no {study} records with {group} and metrics.{metric} in {', '.join(map(str, paths))}")
     df = df[df[column].notna()]

@@ -8,7 +8,7 @@ import pytest
 
 from fakes import fake_record, write_records
 from reports.calibration import group_thresholds
-from studies import sbh
+from studies import blocks, sbh
 
 RESNET18 = [c for c in sbh.grid(sbh.WRITEUP001_DIGITS) if c.backbone == "resnet18"]
 HIGH_RATE = [c for c in sbh.experiment_cases("lr") if c.backbone == "resnet18" and c.lr == 5e-3]
@@ -77,3 +77,14 @@ def test_the_smoke_profile_asserts_what_the_shipped_three_seed_records_give():
     for group, threshold in expected.items():
         bar = smoke.seed_gates[group].bar if group in smoke.seed_gates else smoke.thresholds[group]["acc_all_heads"]
         assert bar == pytest.approx(threshold), group
+
+
+def test_the_blocks_writeup_profile_asserts_what_its_shipped_records_give():
+    """Write-up 003's protocol, seeds 0-2 per network (reports/cpu-writeup/records): every network
+    whose three seeds are in asserts the rule's bar; each network is its own group."""
+    records = Path(__file__).resolve().parents[1] / "reports" / "cpu-writeup" / "records"
+    table = group_thresholds([records], "blocks", "test_acc", seeds=3)
+    calibrated = table["threshold"].dropna()
+    assert {"vgg", "bottleneck", "csp", "sppf"} <= set(calibrated.index)
+    for network, threshold in calibrated.items():
+        assert blocks.PROFILES["writeup"].thresholds[network]["test_acc"] == pytest.approx(threshold), network
