@@ -95,13 +95,13 @@ WRITEUP_RESULT_THRESHOLDS = {
 # The writeup profile: seeds 0-2 of ours on this project's CPU (reports/cpu-writeup/records), by
 # the smoke rule. SPPF's test accuracy jumps between epochs (seed 2: 0.970 after epoch 8, 0.9285
 # after 9; the author's own curve dips by 0.014), so its three seeds span 0.042 and set its margin.
-# The transformer keeps the write-up's value until its seeds have run (docs/thresholds.md).
+# The transformer's seeds span 0.015 (0.9057-0.9207), which sets its margin (docs/thresholds.md).
 WRITEUP_THRESHOLDS = {
     "vgg": {"test_acc": 0.97},
     "bottleneck": {"test_acc": 0.97},
     "csp": {"test_acc": 0.97},
     "sppf": {"test_acc": 0.88},
-    "transformer": WRITEUP_RESULT_THRESHOLDS["transformer"],
+    "transformer": {"test_acc": 0.89},
     REFERENCE: {"test_acc": 0.97},
 }
 PROFILES = {
