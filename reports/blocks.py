@@ -16,7 +16,7 @@ import pandas as pd
 
 from reports import markers, stats, versus
 from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
-from reports.load import distinct, find_artifact, machine, measured, precision
+from reports.load import busiest_machine, distinct, find_artifact, machine, measured, precision
 from studies import blocks
 
 FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
@@ -148,30 +148,20 @@ def epoch_curves(per_seed: pd.DataFrame, records: dict, figures_dir: Path, link_
 TIMES = {"train_s": "train s", "s_per_epoch": "s / epoch", "inference_s": "inference s (10k test)"}
 
 
-def timing_machine(per_seed: pd.DataFrame) -> str | None:
-    """The machine (``environment.fingerprint``, which includes the thread count) on which the
-    networks' times are compared: the one on which most block networks (the heatmap partner aside)
-    have a measured record, then most records. Seconds from two machines, or from one CPU at 1
-    and at 2 threads, are not like with like, so the other records' times are left out."""
+def timed_seeds(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """The measured records whose times are compared: those of one machine
+    (``environment.fingerprint``, which includes the thread count), the one on which most block
+    networks (the heatmap partner aside) were timed, then most records. Seconds from two machines,
+    or from one CPU at 1 and at 2 threads, are not like with like, so the others' times are left out."""
     ok = per_seed[per_seed["measured"]]
     if ok.empty:
-        return None
+        return ok
     on = machine(ok)
-    is_block = ok["network"] != blocks.REFERENCE
-    covered = ok[is_block].groupby(on[is_block])["network"].nunique()
-    records = on.value_counts()
-    return max(records.index, key=lambda m: (covered.get(m, 0), records[m], m))
+    return ok[on == busiest_machine(on, ok["network"].where(ok["network"] != blocks.REFERENCE))]
 
 
-def timed_seeds(per_seed: pd.DataFrame) -> pd.DataFrame:
-    """The measured records whose times are compared: those of ``timing_machine``."""
-    ok = per_seed[per_seed["measured"]]
-    return ok[machine(ok) == timing_machine(per_seed)]
-
-
-def timing_words(per_seed: pd.DataFrame) -> str | None:
+def timing_words(timed: pd.DataFrame) -> str | None:
     """The compared times' machine in words: CPU or GPU, thread count, fingerprint."""
-    timed = timed_seeds(per_seed)
     if timed.empty:
         return None
     row = timed.iloc[0]
@@ -180,14 +170,14 @@ def timing_words(per_seed: pd.DataFrame) -> str | None:
     return (
         f"{device or 'unknown device'}"
         + (f", {int(threads)} torch thread(s)" if pd.notna(threads) else "")
-        + f", machine {timing_machine(per_seed)}"
+        + f", machine {machine(timed).iloc[0]}"
     )
 
 
-def resource_table(df: pd.DataFrame, per_seed: pd.DataFrame) -> pd.DataFrame:
+def resource_table(df: pd.DataFrame, timed: pd.DataFrame) -> pd.DataFrame:
     ok = df[df["measured"]]
-    timed = timed_seeds(per_seed)
     times = timed.groupby("network")[list(TIMES)].mean().reindex(ok.index)
+    seeds_timed = timed.groupby("network").size().reindex(ok.index).fillna(0).astype(int)
     # images per second of the mean time, not the mean of per-seed rates (one slow seed would skew that)
     images = (timed["inference_images_per_s"] * timed["inference_s"]).groupby(timed["network"]).mean()
     table = pd.DataFrame(
@@ -198,9 +188,8 @@ def resource_table(df: pd.DataFrame, per_seed: pd.DataFrame) -> pd.DataFrame:
             "batch": ok["budget.batch_size"].astype(int),
             **{label: times[column] for column, label in TIMES.items()},
             "images / s": images.reindex(ok.index) / times["inference_s"],
-            "seeds timed": timed.groupby("network").size().reindex(ok.index).fillna(0).astype(int),
-            "seeds timed elsewhere": ok["seeds"].astype(int)
-            - timed.groupby("network").size().reindex(ok.index).fillna(0).astype(int),
+            "seeds timed": seeds_timed,
+            "seeds timed elsewhere": ok["seeds"].astype(int) - seeds_timed,
             "conv depth": ok["model.conv_depth"].astype(int),
         }
     )
@@ -208,17 +197,16 @@ def resource_table(df: pd.DataFrame, per_seed: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def resources_reading(df: pd.DataFrame, per_seed: pd.DataFrame, devices: list[str]) -> list[str]:
+def resources_reading(df: pd.DataFrame, timed: pd.DataFrame, devices: list[str]) -> list[str]:
     """What our measurements say about write-up 003's remark that the transformer used the most
     GPU memory and time, on the device they come from; times only between records of one
-    machine (``timing_machine``)."""
+    machine (``timed_seeds``)."""
     ok = df[df["measured"] & (df["network"] != blocks.REFERENCE)]
     if ok.empty or "model.peak_memory_bytes" not in ok:
         return []
     on = ", ".join(devices) or "this device"
     memory = ok["model.peak_memory_bytes"] / 2**20
     per_image = memory / ok["budget.batch_size"]
-    timed = timed_seeds(per_seed)
     timed = timed[timed["network"].isin(ok.index)]
     epoch_s = timed.groupby("network")["s_per_epoch"].mean()
     top = memory.idxmax()
@@ -231,7 +219,7 @@ def resources_reading(df: pd.DataFrame, per_seed: pd.DataFrame, devices: list[st
     if slow is not None:
         untimed = sorted(set(ok.index) - set(epoch_s.index))
         lines.append(
-            f"Training time ({timing_words(per_seed)}): **{slow}** is the slowest "
+            f"Training time ({timing_words(timed)}): **{slow}** is the slowest "
             f"({epoch_s[slow]:.1f} s per epoch) of the {len(epoch_s)} networks timed there"
             + (f"; not compared: {', '.join(untimed)} (not timed on that machine)." if untimed else ".")
         )
@@ -314,6 +302,7 @@ def build(
     df = over_seeds(per_seed)
     df["mark"] = network_marks.reindex(df.index).fillna("")
     ok = df[df["measured"]]
+    timed = timed_seeds(per_seed)
     spent = budget(per_seed)
     comparable = writeup_protocol(per_seed)
     budget_words = (
@@ -348,16 +337,16 @@ def build(
         "summary": _marked(summary_table(df), network_marks),
         "footnote": markers.footnote(per_seed["mark"]),
         "curves": epoch_curves(per_seed, records, figures_dir, link_prefix),
-        "resources": resource_table(df, per_seed),
-        "timing_machine": timing_words(per_seed),
-        "resources_reading": resources_reading(df, per_seed, spent["devices"]),
+        "resources": resource_table(df, timed),
+        "timing_machine": timing_words(timed),
+        "resources_reading": resources_reading(df, timed, spent["devices"]),
         "conclusions": conclusions(df),
         "accuracy_png": f"{link_prefix}/{bars.name}",
         "accuracy_csv": f"{link_prefix}/{bars.with_suffix('.csv').name}",
         "heatmaps": heatmaps(df_all, records, results_dirs, figures_dir),
         "missing": [c.id for c in blocks.cases() if c.id not in set(per_seed["case_id"])],
         "problems": per_seed[per_seed["status"] != "passed"],
-        "pareto": pareto_part(df, timed_seeds(per_seed), figures_dir, link_prefix),
+        "pareto": pareto_part(df, timed, figures_dir, link_prefix),
         "link_prefix": link_prefix,
         "memory_method": next(
             iter(df.get("model.peak_memory_method", pd.Series(dtype=object)).dropna()), "not measured"

@@ -99,6 +99,14 @@ def machine(frame: pd.DataFrame) -> pd.Series:
     return column.fillna(UNKNOWN_MACHINE)
 
 
+def busiest_machine(machines: pd.Series, items: pd.Series) -> str:
+    """The machine (of ``machines``) whose times a report compares: the one that ran the most
+    distinct ``items`` (missing items not counted), then the most records, then the last name."""
+    covered = items.groupby(machines).nunique()
+    records = machines.value_counts()
+    return max(records.index, key=lambda m: (covered.get(m, 0), records[m], m))
+
+
 def distinct(frame: pd.DataFrame, column: str) -> list:
     """The distinct non-missing values of a flattened record column, sorted (as text where the
     types mix); empty when no record has the column. Budget lines read their settings this way."""

@@ -8,7 +8,7 @@ import pandas as pd
 
 from harness.settings import SeedGate
 from reports import markers, stats
-from reports.load import distinct, machine, measured, precision
+from reports.load import busiest_machine, distinct, machine, measured, precision
 from reports.stats import seeds_reached
 from studies import sbh
 
@@ -94,16 +94,16 @@ def one_machine_times(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     notes = []
     for (experiment, digits), section in df.groupby(["experiment", "digits"], sort=True):
         on = machines[section.index]
-        cases = section.groupby(on)["case_id"].nunique()
-        records = on.value_counts()
-        kept = max(cases.index, key=lambda m: (cases[m], records[m]))
+        kept = busiest_machine(on, section["case_id"])
         dropped = section.index[on != kept]
         if len(dropped):
             df.loc[dropped, list(TIME_COLUMNS)] = float("nan")
+            records = on.value_counts()
             others = ", ".join(sorted(f"{m} ({records[m]})" for m in records.index if m != kept))
+            cases = section.loc[on == kept, "case_id"].nunique()
             notes.append(
                 f"{experiment}, digits {digits}: times of machine {kept} ({records[kept]} records, "
-                f"{cases[kept]} of {section['case_id'].nunique()} cases); left out: {others}"
+                f"{cases} of {section['case_id'].nunique()} cases); left out: {others}"
             )
     return df, notes
 
