@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.compare import INSTRUCTION_BOUND, TIME_ALPHA, TIME_BOUND, compare, load_side
+from reports.compare import HOST_SPEED_KEYS, INSTRUCTION_BOUND, TIME_ALPHA, TIME_BOUND, compare, load_side
 from reports.stats import relative_spread
 
-PLANTED = (1.1, 1.2, 1.3, 1.5)
+PLANTED = (1.1, 1.2, 1.3, 1.4, 1.5)
+TARGET = 1.3  # the slowdown of one case the gate should catch in every trial; misses from here up are listed
 
 
 def _slowed(frame: pd.DataFrame, key: tuple[str, str], factor: float) -> pd.DataFrame:
@@ -36,11 +37,17 @@ def _slowed(frame: pd.DataFrame, key: tuple[str, str], factor: float) -> pd.Data
     return out
 
 
-def measure(runs: list[pd.DataFrame], bound: float, alpha: float, instruction_bound: float = INSTRUCTION_BOUND) -> dict:
+def measure(
+    runs: list[pd.DataFrame],
+    bound: float,
+    alpha: float,
+    instruction_bound: float = INSTRUCTION_BOUND,
+    host_keys: tuple[str, ...] = HOST_SPEED_KEYS,
+) -> dict:
     pairs = list(itertools.permutations(range(len(runs)), 2))
     cases = sorted(set(zip(runs[0]["study"], runs[0]["case_id"], strict=True)))
     alarms, ratios = [], []
-    gate = {"time_bound": bound, "time_alpha": alpha, "instruction_bound": instruction_bound}
+    gate = {"time_bound": bound, "time_alpha": alpha, "instruction_bound": instruction_bound, "host_keys": host_keys}
     for i, j in pairs:
         table = compare(runs[i], runs[j], **gate).table
         alarms += [
@@ -52,9 +59,10 @@ def measure(runs: list[pd.DataFrame], bound: float, alpha: float, instruction_bo
         for r in timed.itertuples():
             raw = r.current / r.baseline
             ratios.append({"case": f"{r.study}/{r.case_id}", "normalised": r.ratio, "raw": raw, "p": r.p_value})
-    caught = {}
+    caught, missed = {}, {}
     for factor in PLANTED:
         hits = total = 0
+        missed[factor] = []
         for (i, j), key in itertools.product(pairs, cases):
             table = compare(runs[i], _slowed(runs[j], key, factor), **gate).table
             flagged = table[
@@ -62,6 +70,8 @@ def measure(runs: list[pd.DataFrame], bound: float, alpha: float, instruction_bo
             ]
             hits += len(flagged) > 0
             total += 1
+            if flagged.empty:
+                missed[factor].append(f"{key[0]}/{key[1]} (runs {i + 1} -> {j + 1})")
         caught[factor] = (hits, total)
     return {
         "pairs": len(pairs),
@@ -69,6 +79,8 @@ def measure(runs: list[pd.DataFrame], bound: float, alpha: float, instruction_bo
         "alarms": alarms,
         "ratios": pd.DataFrame(ratios),
         "caught": caught,
+        "host_keys": host_keys,
+        "missed": missed,
         "counts": instruction_spread(runs),
     }
 
@@ -110,7 +122,8 @@ def planted_verdicts(runs: list[pd.DataFrame], planted: list[pd.DataFrame], gate
 def markdown(result: dict, bound: float, alpha: float) -> str:
     ratios = result["ratios"]
     lines = [
-        f"Gate: probe-normalised ratio > {1 + bound:.2f} and one-sided Mann-Whitney p < {alpha}.",
+        f"Gate: probe-normalised ratio (host speed from {' and '.join(result['host_keys'])}) > {1 + bound:.2f}, "
+        f"raw ratio > {1 + bound:.2f} and one-sided Mann-Whitney p < {alpha}.",
         "",
         f"- Same-commit pairs: {result['pairs']} ordered pairs x {result['cases']} cases; "
         f"false alarms: **{len(result['alarms'])}**"
@@ -124,6 +137,16 @@ def markdown(result: dict, bound: float, alpha: float) -> str:
         lines.append(f"| {case} | {cell(group['raw'])} | {cell(group['normalised'])} | {(group['p'] < alpha).sum()} |")
     lines += ["", "| planted slowdown of one case | caught |", "|---|---:|"]
     lines += [f"| {factor}x | {hits} of {total} |" for factor, (hits, total) in result["caught"].items()]
+    always = [factor for factor, (hits, total) in result["caught"].items() if hits == total]
+    lines += [
+        "",
+        f"Smallest planted slowdown caught in every trial: {f'{min(always)}x' if always else 'none of those tried'}.",
+    ]
+    for factor, trials in result["missed"].items():
+        if trials and factor >= TARGET:
+            lines.append(
+                f"Missed at {factor}x: {len(trials)} ({'; '.join(trials[:5])}{'; ...' if len(trials) > 5 else ''})."
+            )
     counts = result["counts"]
     if len(counts):
         lines += [
@@ -152,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-bound", type=float, default=TIME_BOUND)
     parser.add_argument("--time-alpha", type=float, default=TIME_ALPHA)
     parser.add_argument("--instruction-bound", type=float, default=INSTRUCTION_BOUND)
+    parser.add_argument(
+        "--host-probe",
+        default=",".join(HOST_SPEED_KEYS),
+        help=f"probe workloads that stand for the host's speed, comma-separated (default {','.join(HOST_SPEED_KEYS)})",
+    )
     parser.add_argument("--planted", type=Path, nargs="*", default=[], help="runs of a really slowed-down code")
     args = parser.parse_args(argv)
     if len(args.runs) < 2:
@@ -164,12 +192,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     np.seterr(all="ignore")
-    result = measure(runs, args.time_bound, args.time_alpha, args.instruction_bound)
+    host_keys = tuple(args.host_probe.split(","))
+    probed = {c.rsplit(".", 1)[-1] for c in runs[0].columns if c.startswith("environment.probe.")}
+    if not set(host_keys) <= probed:
+        print(
+            f"error: --host-probe {args.host_probe}: the records' probes have {', '.join(sorted(probed))}",
+            file=sys.stderr,
+        )
+        return 2
+    result = measure(runs, args.time_bound, args.time_alpha, args.instruction_bound, host_keys)
     if planted:
         gate = {
             "time_bound": args.time_bound,
             "time_alpha": args.time_alpha,
             "instruction_bound": args.instruction_bound,
+            "host_keys": host_keys,
         }
         result["planted"] = planted_verdicts(runs, planted, gate)
     print(markdown(result, args.time_bound, args.time_alpha))

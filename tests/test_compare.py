@@ -100,6 +100,17 @@ def test_a_uniformly_slower_host_is_not_a_regression(baseline, tmp_path):
     assert compare(baseline, faster_code, tmp_path)[0] == 0
 
 
+def test_the_conv_probe_s_slow_mode_does_not_excuse_a_slower_case(baseline, tmp_path):
+    """The conv forward probe alternates between two speeds about 1.8x apart on the same host;
+    only the matmul probe stands for the host's speed, so a 1.3x slower case is still caught."""
+    slow = current_run(tmp_path, change=lambda c, s, a, t, st: (a, t * 1.3 if c.backbone == "resnet50" else t, st))
+    edit_records(
+        slow, lambda r: [p.update(conv_forward_s=p["conv_forward_s"] * 1.8) for p in r["environment"]["probe"].values()]
+    )
+    code, text = compare(baseline, slow, tmp_path)
+    assert code == 1 and "**5 regression(s)**" in text and "host (probe) ratio 1.000" in text
+
+
 def _scale_times(node, factor):
     """Every ``*_s`` value times ``factor``, every ``*_per_s`` divided by it: the contract's uniformly slower host."""
     if isinstance(node, dict):
@@ -204,6 +215,8 @@ def test_noise_study_counts_false_alarms_and_catches_planted_slowdowns(baseline,
     text = capsys.readouterr().out
     assert "false alarms: **0**" in text
     assert "| 1.5x | 30 of 30 |" in text  # 2 ordered pairs x 15 cases
+    # 1.1x on top of the rerun's 1.03 stays under the bound; 1.2x does not
+    assert "| 1.1x | 0 of 30 |" in text and "Smallest planted slowdown caught in every trial: 1.2x." in text
 
 
 def test_perf_speed_ratios_are_gated_by_status_not_as_accuracies(tmp_path):
@@ -258,3 +271,24 @@ def test_a_seed_gated_case_is_judged_on_its_converged_seeds_not_its_mean(tmp_pat
     assert f"| {CASES[0].id} | acc_all_heads |" not in text.replace("  ", " "), "no mean-accuracy row for it"
     if code:
         assert f"| {CASES[0].id} | acc_all_heads seeds >= 0.90 | accuracy |" in text.replace("  ", " ")
+
+
+def test_times_taken_with_a_thread_on_every_cpu_core_are_called_out(baseline, tmp_path):
+    def cores(threads):
+        return lambda r: r["environment"].update(torch_threads=threads, cpu_count=2)
+
+    crowded, spare = tmp_path / "crowded", tmp_path / "spare"
+    shutil.copytree(baseline, crowded)
+    shutil.copytree(baseline, spare)
+    edit_records(crowded, cores(2))
+    edit_records(spare, cores(1))
+    assert "30 record(s) were timed on the CPU with a thread on every core" in compare(crowded, spare, tmp_path)[1]
+    assert "with a thread on every core" not in compare(spare, spare, tmp_path)[1]
+
+
+def test_a_faster_probe_reading_alone_does_not_make_a_regression(baseline, tmp_path):
+    """Times 1.10x and the probe 0.9x: normalised 1.22x, but as measured the case is within the bound."""
+    faster_probe = current_run(tmp_path, change=lambda c, s, a, t, st: (a, t * 1.1, st), host=0.9)
+    code, text = compare(baseline, faster_probe, tmp_path)
+    assert code == 0 and "raw ratio within +15% (a faster probe reading cannot accuse)" in text
+    assert "not significant" not in text
