@@ -80,3 +80,23 @@ def write_emnist(root, n_train=12, n_test=6):
             encode_idx((np.arange(n) % emnist.NUM_CLASSES).astype(np.uint8))
         )
     return upright
+
+
+def scaled_times(node, factor):
+    """Every ``*_s`` value times ``factor``, every ``*_per_s`` divided by it: the contract's uniformly slower host."""
+    if isinstance(node, dict):
+        return {key: _scaled_value(key, value, factor) for key, value in node.items()}
+    if isinstance(node, list):
+        return [scaled_times(item, factor) for item in node]
+    return node
+
+
+def _scaled_value(key, value, factor):
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if key.endswith("_per_s") and number:
+        return value / factor
+    if key.endswith("_s") and number:
+        return value * factor
+    if key.endswith("_s") and isinstance(value, list):
+        return [t * factor for t in value]
+    return scaled_times(value, factor)

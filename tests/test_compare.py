@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from fakes import fake_record, write_records
+from fakes import fake_record, scaled_times, write_records
 from reports.__main__ import main
 from studies import sbh
 
@@ -111,30 +111,10 @@ def test_the_conv_probe_s_slow_mode_does_not_excuse_a_slower_case(baseline, tmp_
     assert code == 1 and "**5 regression(s)**" in text and "host (probe) ratio 1.000" in text
 
 
-def _scale_times(node, factor):
-    """Every ``*_s`` value times ``factor``, every ``*_per_s`` divided by it: the contract's uniformly slower host."""
-    if isinstance(node, dict):
-        return {key: _scaled(key, value, factor) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_scale_times(item, factor) for item in node]
-    return node
-
-
-def _scaled(key, value, factor):
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if key.endswith("_per_s") and number:
-        return value / factor
-    if key.endswith("_s") and number:
-        return value * factor
-    if key.endswith("_s") and isinstance(value, list):
-        return [t * factor for t in value]
-    return _scale_times(value, factor)
-
-
 def test_the_contract_every_time_scaled_alike_is_not_a_regression(baseline, tmp_path):
     contract = tmp_path / "contract"
     shutil.copytree(baseline, contract)
-    edit_records(contract, lambda r: r.update(_scale_times(r, 2.6)))
+    edit_records(contract, lambda r: r.update(scaled_times(r, 2.6)))
     record = json.loads(next(contract.glob("sbh/*.json")).read_text())
     assert record["environment"]["probe"]["before"]["matmul_s"] == pytest.approx(0.052)
     code, text = compare(baseline, contract, tmp_path)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from fakes import scaled_times
 from reports.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,27 +45,6 @@ def current(tmp_path):
     return copy
 
 
-def scaled(record: dict, factor: float) -> dict:
-    """Every ``*_s`` time times ``factor`` (rounds and probe included), every ``*_per_s`` divided by it."""
-
-    def walk(node):
-        if isinstance(node, dict):
-            return {key: scale(key, value) for key, value in node.items()}
-        return [walk(item) for item in node] if isinstance(node, list) else node
-
-    def scale(key, value):
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if key.endswith("_per_s") and number:
-            return value / factor
-        if key.endswith("_s") and number:
-            return value * factor
-        if key.endswith("_s") and isinstance(value, list):
-            return [v * factor for v in value]
-        return walk(value)
-
-    return walk(record)
-
-
 def test_two_same_commit_runs_pass(current, tmp_path):
     code, rows = verdicts(NOISE_RUNS / "run01", current, tmp_path)
     assert code == 0 and not flagged(rows)
@@ -78,7 +58,7 @@ def test_one_case_half_again_slower_is_flagged(current, tmp_path):
 
 
 def test_every_time_one_point_six_times_slower_probe_included_is_not_flagged(current, tmp_path):
-    edit(current, lambda r: r.update(scaled(r, 1.6)))
+    edit(current, lambda r: r.update(scaled_times(r, 1.6)))
     code, rows = verdicts(NOISE_RUNS / "run01", current, tmp_path)
     assert code == 0 and not flagged(rows)
 
