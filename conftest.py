@@ -1,4 +1,5 @@
-"""Command-line options of the suite, validated once; the session's RunContext fixture."""
+"""Command-line options of the suite, validated once; the session's RunContext fixture; the one
+place where the harness's skip and failure (``harness.errors``) become pytest outcomes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 import models
 from harness.context import PROFILE_CHOICES, RunContext, check_weights, resolve_profile
-from harness.errors import BenchError
+from harness.errors import BenchError, CaseFailed, CaseSkipped
 from harness.mnist import DATA_ROOT_ENV, default_data_root
 from harness.precision import check_precision, resolve_precision, session_precision
 from harness.runtime import DEVICE_CHOICES, configure_backends, device_label, resolve_device
@@ -142,6 +143,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"weights={ctx.weights} precision={session_precision(ctx.precision, ctx.device)}",
         f"backbone-bench: data-root={ctx.data_root} results-dir={ctx.results_dir}",
     ]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """The harness knows no pytest: its CaseSkipped and CaseFailed become a skip and a one-line failure here."""
+    try:
+        return (yield)
+    except CaseSkipped as exc:
+        pytest.skip(str(exc))
+    except CaseFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,10 @@ get them; ``--emnist-tiny`` (test-only) runs the pipeline on a small fixture ins
 
 import pytest
 
-from harness.lifecycle import check_passed, require_profile, run_case
+from harness.runner import check_passed, require_profile, run
+from harness.training import training_job
 from studies import emnist
-from studies.emnist.plan import plan, run_data_case
+from studies.emnist.plan import data_job, plan
 
 pytestmark = pytest.mark.emnist
 
@@ -20,11 +21,10 @@ def _settings_name(config: pytest.Config, ctx) -> str:
 
 
 def test_emnist_data(case_context, request):
-    check_passed(run_data_case(case_context, _settings_name(request.config, case_context)))
+    check_passed(run(data_job(case_context, _settings_name(request.config, case_context)), case_context))
 
 
 @pytest.mark.parametrize("emnist_case", emnist.cases(), ids=lambda case: case.id)
 def test_emnist(emnist_case, case_context, benchmark, request):
-    check_passed(
-        run_case(plan(emnist_case, case_context, _settings_name(request.config, case_context)), case_context, benchmark)
-    )
+    settings = _settings_name(request.config, case_context)
+    check_passed(run(training_job(plan(emnist_case, case_context, settings), case_context, benchmark), case_context))

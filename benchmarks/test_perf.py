@@ -9,9 +9,9 @@ skews the ratios, so they run only when asked for alone: ``pytest benchmarks -m 
 
 import pytest
 
-from harness.lifecycle import check_passed, require_profile
+from harness.runner import check_passed, require_profile, run
 from studies import perf
-from studies.perf.plan import run_case, run_epoch_case
+from studies.perf.plan import epoch_job, perf_job
 
 pytestmark = pytest.mark.perf
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.perf
 @pytest.mark.parametrize("perf_case", perf.CASES, ids=lambda case: case.id)
 def test_perf(perf_case, run_context):
     require_profile(perf.PROFILES, run_context, perf.NAME)
-    record = run_case(perf_case, run_context)
+    record = run(perf_job(perf_case, run_context), run_context)
     m = record.metrics
     if m:
         print(
@@ -40,7 +40,7 @@ def test_perf_epoch(epoch_case, run_context):
             f"{epoch_case.id}: a GPU target (write-up 004's {epoch_case.writeup_s_per_epoch:g} s/epoch / 10); "
             f"this device is {run_context.device}"
         )
-    record = run_epoch_case(epoch_case, run_context)
+    record = run(epoch_job(epoch_case, run_context), run_context)
     m = record.metrics
     if m:
         bar = "asserted" if record.thresholds else f"not asserted: the target is for {' / '.join(perf.TARGET_GPUS)}"

@@ -3,9 +3,9 @@ callgrind (``pytest benchmarks -m perf_instructions``; skips with the reason wit
 
 import pytest
 
-from harness.lifecycle import check_passed, require_profile
+from harness.runner import check_passed, require_profile, run
 from studies import perf_instructions
-from studies.perf_instructions.plan import run_case
+from studies.perf_instructions.plan import instructions_job
 
 pytestmark = pytest.mark.perf_instructions
 
@@ -19,7 +19,7 @@ def test_perf_instructions(case, run_context, request):
         for item in request.session.items
         if getattr(item, "originalname", None) == "test_perf_instructions"
     }
-    record = run_case(case, run_context, selected=selected)
+    record = run(instructions_job(case, run_context, selected=selected), run_context)
     m = record.metrics
     if m:
         top = record.instructions["functions"][0]

@@ -8,7 +8,8 @@ accuracy threshold.
 
 import pytest
 
-from harness.lifecycle import check_passed, require_profile, run_case
+from harness.runner import check_passed, require_profile, run
+from harness.training import training_job
 from studies import sbh
 from studies.sbh.plan import plan
 
@@ -27,4 +28,4 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def test_sbh(sbh_case, case_context, benchmark):
     require_profile(sbh.PROFILES, case_context, sbh.NAME)
-    check_passed(run_case(plan(sbh_case, case_context), case_context, benchmark))
+    check_passed(run(training_job(plan(sbh_case, case_context), case_context, benchmark), case_context))

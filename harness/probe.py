@@ -1,7 +1,7 @@
 """How fast this host is right now, and which kind of machine it is.
 
 ``probe()`` times a small fixed workload in the case's own process, just before and just
-after the case (``harness.lifecycle.recorded``). A host that is uniformly slower today (a
+after the case (``harness.runner.recorded``). A host that is uniformly slower today (a
 busy neighbour, a lower clock, a migrated VM) makes the probe and the case slower alike, so
 the regression gate divides a case's time ratio by the matmul probe's (``reports/compare.py``).
 The conv net forward is recorded too, but it reacts to a busy moment of the host far more

@@ -24,7 +24,7 @@ seed_gate           version 4, cases of an unstable group (else empty): the rule
                     need, of: at least ``need`` of seeds 0 .. of-1 reach ``bar``), whether this
                     seed ``converged``, and, on the record that completed those seeds,
                     ``converged_seeds`` (the list) and ``verdict`` (``pass`` / ``fail``);
-                    such a case asserts no per-seed minimum (harness.lifecycle.judge_seeds)
+                    such a case asserts no per-seed minimum (harness.judge.judge_seeds)
 metrics             {name: number}: accuracies, test loss, train/inference seconds,
                     ``latency_b32_s`` (mean seconds of one batch of 32, sbh), ``best_epoch``
                     (early stopping; ``budget.epochs_trained`` says how many ran), ...
@@ -55,10 +55,13 @@ started_at, finished_at   ISO-8601 UTC timestamps
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
+
+import numpy as np
 
 from harness.fileio import atomic_write_bytes
 
@@ -140,3 +143,13 @@ def read_record(path: Path) -> ResultRecord:
         raise RecordError(f"{path}: missing fields {', '.join(missing)}")
     names = {f.name for f in fields(ResultRecord)}
     return ResultRecord(**{k: v for k, v in raw.items() if k in names})
+
+
+def save_arrays(record: ResultRecord, results_dir: Path, key: str, stem: str, **arrays: np.ndarray) -> None:
+    """Arrays beside the record as ``<study>/<stem>-seed<N>.npz`` (compressed, written atomically);
+    ``record.artifacts[key]`` names the file relative to the study folder."""
+    name = f"{stem}-seed{record.seed}.npz"
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(Path(results_dir) / record.study / name, buffer.getvalue())
+    record.artifacts[key] = name

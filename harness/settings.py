@@ -63,7 +63,7 @@ class SeedGate:
     """The rule of a threshold group whose runs sometimes collapse to chance (large learning
     rates): one seed's accuracy is no verdict, so no seed asserts a minimum alone; the case
     fails when fewer than ``need`` of its seeds 0 .. ``of`` - 1 reach ``bar`` on ``metric``.
-    The record that completes those seeds carries the verdict (harness.lifecycle.judge_seeds)."""
+    The record that completes those seeds carries the verdict (harness.judge.judge_seeds)."""
 
     metric: str
     bar: float

@@ -9,7 +9,15 @@ import numpy as np
 from harness import emnist
 from harness.idx import encode_idx
 from harness.records import ResultRecord
+from harness.runner import run
+from harness.training import training_job
 from studies import sbh
+
+
+def run_training(plan, ctx, benchmark=None):
+    """A training case through the one runner, as benchmarks/ runs it."""
+    return run(training_job(plan, ctx, benchmark), ctx)
+
 
 # Five timed rounds around the median, as a smoke case records them.
 ROUND_SHAPE = (0.98, 1.0, 1.01, 0.99, 1.02)

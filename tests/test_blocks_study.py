@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from harness.lifecycle import check_passed, run_case
+from fakes import run_training
+from harness.runner import check_passed, run
 from studies import blocks
-from studies.blocks.plan import plan, run_heatmaps
+from studies.blocks.plan import heatmaps_job, plan
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ def writeup_context(run_context, mnist_root, tmp_path, monkeypatch):
 
 
 def test_writeup_profile_trains_with_the_authors_loss_and_keeps_every_epoch(writeup_context):
-    record = run_case(plan(blocks.BlocksCase("vgg"), writeup_context), writeup_context)
+    record = run_training(plan(blocks.BlocksCase("vgg"), writeup_context), writeup_context)
     check_passed(record)
     assert record.params["loss"] == "cross-entropy on softmax outputs"
     # Cross-entropy of probabilities cannot fall below log(e + 9) - 1 for 10 classes.
@@ -39,8 +40,8 @@ def test_writeup_heatmaps_sum_positive_attributions_over_the_batch(writeup_conte
     # Networks trained on 400 images are not what the completeness bar was calibrated on.
     monkeypatch.setattr("studies.blocks.plan.IG_MAX_RELATIVE_DELTA", 1.0)
     for network in ("vgg", blocks.REFERENCE):
-        check_passed(run_case(plan(blocks.BlocksCase(network), writeup_context), writeup_context))
-    record = run_heatmaps(writeup_context)
+        check_passed(run_training(plan(blocks.BlocksCase(network), writeup_context), writeup_context))
+    record = run(heatmaps_job(writeup_context), writeup_context)
     check_passed(record)
     assert record.params["writeup_method"]["networks"] == ["vgg", "exp3"]
     arrays = np.load(writeup_context.results_dir / "blocks" / record.artifacts["attributions"])

@@ -8,8 +8,8 @@ import torch
 
 import harness.checkpoint
 import harness.train
+from fakes import run_training
 from harness.checkpoint import EpochCheckpoint, checkpoint_path
-from harness.lifecycle import run_case
 from harness.settings import Budget, InputPrep, TimingRounds
 from harness.train import ClassificationTask, DeviceData, fit
 from studies import sbh
@@ -128,17 +128,17 @@ def test_an_interrupted_case_resumes_under_skip_done_and_cleans_up(run_context, 
     )
     case = sbh.SbhCase(sbh.WRITEUP001_DIGITS, "arch2", "resnet18")
     straight_ctx = replace(run_context, device=CPU, results_dir=tmp_path / "straight", _cache=run_context._cache)
-    straight = run_case(plan(case, straight_ctx, two_epochs), straight_ctx)
+    straight = run_training(plan(case, straight_ctx, two_epochs), straight_ctx)
 
     ctx = replace(straight_ctx, results_dir=tmp_path / "resumed", skip_done=True)
     with monkeypatch.context() as patch:
         _stop_at_epoch(patch, 2)
         with pytest.raises(KeyboardInterrupt):
-            run_case(plan(case, ctx, two_epochs), ctx)
+            run_training(plan(case, ctx, two_epochs), ctx)
     state = checkpoint_path(ctx.results_dir, "sbh", case.id, 0)
     assert [p for p in ctx.results_dir.rglob("*") if p.is_file()] == [state]
 
-    resumed = run_case(plan(case, ctx, two_epochs), ctx)
+    resumed = run_training(plan(case, ctx, two_epochs), ctx)
     assert resumed.environment["resumed_after_epoch"] == 1
     assert "resumed_after_epoch" not in straight.environment
     scored = {k: v for k, v in straight.metrics.items() if k.startswith("acc") or k.endswith("loss")}

@@ -15,7 +15,8 @@ CASES = textwrap.dedent(
     import os, signal, time
     import pytest
     import harness.fileio
-    from harness.lifecycle import recorded, judge
+    from harness.judge import judge
+    from harness.runner import recorded
     from harness.records import ResultRecord
 
     # A shell starts background jobs with SIGINT ignored, and Python then never raises

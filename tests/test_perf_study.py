@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from harness.lifecycle import check_passed
+from harness.runner import check_passed, run
 from studies import perf
 from studies.perf import plan as perf_plan
 
@@ -21,7 +21,7 @@ def perf_context(run_context, mnist_root, tmp_path):
 
 
 def test_three_pipelines_recorded_with_consistent_ratios(perf_context):
-    record = perf_plan.run_case(LENET, perf_context, settings=TINY)
+    record = run(perf_plan.perf_job(LENET, perf_context, settings=TINY), perf_context)
     check_passed(record)
     m = record.metrics
     assert all(m[f"images_per_s_{name}"] > 0 for name in perf_plan.PIPELINES)
@@ -33,7 +33,7 @@ def test_three_pipelines_recorded_with_consistent_ratios(perf_context):
 
 def test_steps_beyond_one_epoch_is_a_clear_error(perf_context):
     too_many = perf.PerfSettings(steps={"lenet5-new": 60_000 // perf.BATCH}, warmup_steps=1, repeats=1)
-    record = perf_plan.run_case(LENET, perf_context, settings=too_many)
+    record = run(perf_plan.perf_job(LENET, perf_context, settings=too_many), perf_context)
     assert record.status == "error"
     assert "lower the profile's steps to at most 233" in record.error and "\n" not in record.error
 
@@ -50,7 +50,7 @@ def test_epoch_case_off_target_devices_has_no_bar(perf_context, monkeypatch):
     monkeypatch.setattr(perf_plan, "EPOCH_IMAGES", 2 * perf.BATCH)
     monkeypatch.setattr(perf_plan, "EPOCH_REPEATS", 1)
     cpu = replace(perf_context, device=torch.device("cpu"))
-    record = perf_plan.run_epoch_case(perf.EPOCH_CASES[0], cpu)
+    record = run(perf_plan.epoch_job(perf.EPOCH_CASES[0], cpu), cpu)
     check_passed(record)
     assert record.thresholds == {}
     m = record.metrics

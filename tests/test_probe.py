@@ -5,8 +5,8 @@ import sys
 
 import torch
 
-from harness.lifecycle import with_fingerprint
 from harness.probe import fingerprint
+from harness.runner import with_fingerprint
 from harness.runtime import machine_info
 
 ENV = {"cpu": "AMD EPYC", "cpu_count": 2, "torch_threads": 2, "torch": "2.14.1", "deterministic": False}
@@ -15,7 +15,7 @@ ENV = {"cpu": "AMD EPYC", "cpu_count": 2, "torch_threads": 2, "torch": "2.14.1",
 def test_same_machine_same_fingerprint_across_processes():
     here = with_fingerprint(machine_info(torch.device("cpu")))["fingerprint"]
     code = (
-        "import torch; from harness.lifecycle import with_fingerprint; from harness.runtime import machine_info; "
+        "import torch; from harness.runner import with_fingerprint; from harness.runtime import machine_info; "
         "print(with_fingerprint(machine_info(torch.device('cpu')))['fingerprint'])"
     )
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

@@ -3,9 +3,10 @@ import json
 import pytest
 import torch
 
-from harness.errors import DataError, Diverged
-from harness.lifecycle import check_passed, judge, judge_seeds, recorded
+from harness.errors import CaseFailed, CaseSkipped, DataError, Diverged
+from harness.judge import judge, judge_seeds
 from harness.records import SCHEMA_VERSION, RecordError, ResultRecord, read_record
+from harness.runner import check_passed, recorded
 
 
 def make_record(**overrides):
@@ -79,7 +80,7 @@ def test_recorded_writes_the_record_whatever_happens(tmp_path, exc, status, text
         raise exc
     back = read_record(record.path_in(tmp_path))
     assert back.status == status and text in back.error
-    with pytest.raises(pytest.fail.Exception, match=f"\\[{status}\\]"):
+    with pytest.raises(CaseFailed, match=f"\\[{status}\\]"):
         check_passed(back)
 
 
@@ -99,7 +100,7 @@ def test_failed_threshold_still_leaves_a_record(tmp_path):
 
 def test_skip_done_skips_only_complete_records_of_this_profile_and_seed(tmp_path):
     from harness.context import RunContext
-    from harness.lifecycle import skip_if_done
+    from harness.runner import skip_if_done
 
     ctx = RunContext(
         profile="smoke", device=torch.device("cpu"), data_root=tmp_path, results_dir=tmp_path, skip_done=True
@@ -110,7 +111,7 @@ def test_skip_done_skips_only_complete_records_of_this_profile_and_seed(tmp_path
     make_record(status="passed", profile="full").write(tmp_path)
     skip_if_done(ctx, "sbh", "d012-arch2-resnet18")  # other profile: runs
     make_record(status="failed").write(tmp_path)
-    with pytest.raises(pytest.skip.Exception, match=r"--skip-done: .* holds a failed record"):
+    with pytest.raises(CaseSkipped, match=r"--skip-done: .* holds a failed record"):
         skip_if_done(ctx, "sbh", "d012-arch2-resnet18")
     ctx.skip_done = False
     skip_if_done(ctx, "sbh", "d012-arch2-resnet18")
@@ -158,7 +159,7 @@ def test_an_unstable_group_is_judged_by_the_record_that_completes_its_seeds(tmp_
     assert last.seed_gate["converged_seeds"] == [s for s, a in enumerate(accs) if a >= 0.9]
     if verdict == "fail":
         assert last.status == "failed" and "1 of seeds 0-2 reached acc_all_heads >= 0.90" in last.error
-        with pytest.raises(pytest.fail.Exception, match="the group needs 2"):
+        with pytest.raises(CaseFailed, match="the group needs 2"):
             check_passed(last)
     else:
         assert last.status == "passed"

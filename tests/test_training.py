@@ -6,10 +6,11 @@ import pytest
 import torch
 
 import models
-from harness.errors import Diverged
-from harness.lifecycle import check_passed, run_case
+from fakes import run_training
+from harness.errors import CaseFailed, CaseSkipped, Diverged
 from harness.precision import native_bf16, resolve_precision
 from harness.records import read_record
+from harness.runner import check_passed
 from harness.settings import Budget, TimingRounds
 from harness.train import DeviceData, epochs_for, evaluate, fit, prepare_model, train_one_epoch
 from studies import blocks, sbh
@@ -72,8 +73,8 @@ def test_same_seed_on_the_cpu_gives_identical_metrics(run_context, mnist_root, t
     tiny = replace(SMOKE, budget=ONE_EPOCH, train_images=256, timing=TimingRounds(1))
     ctx = replace(run_context, device=torch.device("cpu"), results_dir=tmp_path, _cache=run_context._cache)
     case = sbh.SbhCase(sbh.WRITEUP001_DIGITS, "arch3", "resnet18")
-    first = run_case(plan(case, ctx, tiny), ctx)
-    second = run_case(plan(case, ctx, tiny), ctx)
+    first = run_training(plan(case, ctx, tiny), ctx)
+    second = run_training(plan(case, ctx, tiny), ctx)
     accuracy = {k: v for k, v in first.metrics.items() if k.startswith("acc") or k.endswith("loss")}
     assert accuracy == {k: second.metrics[k] for k in accuracy}
     assert [c["train_loss"] for c in first.curves] == [c["train_loss"] for c in second.curves]
@@ -161,12 +162,12 @@ def test_budget_is_frozen():
 def test_huge_learning_rate_is_recorded_as_diverged(run_context, mnist_root, tmp_path):
     ctx = replace(run_context, device=torch.device("cpu"), results_dir=tmp_path, _cache=run_context._cache)
     case = sbh.SbhCase(sbh.WRITEUP001_DIGITS, "arch2", "resnet18", lr=1e20)
-    record = run_case(plan(case, ctx, replace(SMOKE, budget=ONE_EPOCH, train_images=128, timing=TimingRounds(1))), ctx)
+    record = run_training(
+        plan(case, ctx, replace(SMOKE, budget=ONE_EPOCH, train_images=128, timing=TimingRounds(1))), ctx
+    )
     assert record.status == "diverged"
     assert record.error.startswith("loss became nan in epoch 1 at or before step")
-    with pytest.raises(
-        pytest.fail.Exception, match=r"d012-lr1e20-arch2-resnet18 \[diverged\] loss became nan in epoch 1"
-    ):
+    with pytest.raises(CaseFailed, match=r"d012-lr1e20-arch2-resnet18 \[diverged\] loss became nan in epoch 1"):
         check_passed(record)
     assert (tmp_path / "sbh" / f"{case.id}-seed0.json").is_file()
 
@@ -192,7 +193,7 @@ def test_an_error_record_keeps_its_traceback(run_context, mnist_root, tmp_path, 
 
     tiny = replace(SMOKE, budget=ONE_EPOCH, train_images=64, timing=TimingRounds(1))
     case_plan = replace(plan(case, ctx, tiny), score=broken_metrics)
-    record = run_case(case_plan, ctx)
+    record = run_training(case_plan, ctx)
     assert record.status == "error" and record.error == "ZeroDivisionError: planted"
     assert "in broken_metrics" in record.traceback and record.traceback.rstrip().endswith("ZeroDivisionError: planted")
     assert 0 < len(record.traceback) <= 4000
@@ -210,7 +211,7 @@ def test_a_case_stopped_after_scoring_leaves_no_file(run_context, mnist_root, tm
 
     tiny = replace(SMOKE, budget=ONE_EPOCH, train_images=64, timing=TimingRounds(1))
     with pytest.raises(KeyboardInterrupt):
-        run_case(replace(plan(case, ctx, tiny), finish=stopped), ctx)
+        run_training(replace(plan(case, ctx, tiny), finish=stopped), ctx)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
@@ -230,7 +231,7 @@ def test_writeup_protocol_runs_end_to_end_on_a_tiny_subset(run_context, mnist_ro
         _cache=run_context._cache,
     )
     case = sbh.SbhCase(sbh.WRITEUP001_DIGITS, "arch3", "resnet18", selection="mean_heads")
-    record = run_case(plan(case, ctx, tiny), ctx)
+    record = run_training(plan(case, ctx, tiny), ctx)
     assert record.status in ("passed", "failed"), record.error
     assert record.params["loss_on"] == "softmax" and record.params["weights"] == "none"
     assert record.params["selection"] == "acc_mean_heads" and record.thresholds == tiny.thresholds[case.group]
@@ -249,5 +250,5 @@ def test_writeup_profile_without_imagenet_weights_skips_naming_the_file(run_cont
     monkeypatch.setattr("torchvision.models._api.load_state_dict_from_url", offline)
     ctx = replace(run_context, device=torch.device("cpu"), results_dir=tmp_path, profile="writeup", weights="auto")
     case = sbh.SbhCase(sbh.WRITEUP001_DIGITS, "arch2", "resnet18")
-    with pytest.raises(pytest.skip.Exception, match=r"place resnet18-f37072fd\.pth .* at .*torch/hub/checkpoints"):
-        run_case(plan(case, ctx), ctx)
+    with pytest.raises(CaseSkipped, match=r"place resnet18-f37072fd\.pth .* at .*torch/hub/checkpoints"):
+        run_training(plan(case, ctx), ctx)

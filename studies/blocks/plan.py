@@ -11,11 +11,12 @@ import models
 from harness.context import RunContext
 from harness.errors import BenchError
 from harness.fileio import atomic_write_bytes
-from harness.lifecycle import CasePlan, Finished, Splits, judge, new_record, recorded, save_arrays
 from harness.mnist import mnist_splits
-from harness.records import RecordError, ResultRecord, read_record, record_path
+from harness.records import RecordError, ResultRecord, read_record, record_path, save_arrays
+from harness.runner import Job
 from harness.settings import Budget
 from harness.train import ClassificationTask, DeviceData, SoftmaxCrossEntropyTask, prepare_model
+from harness.training import CasePlan, Finished, Splits
 from studies.blocks import (
     HEATMAP_ID,
     INPUT,
@@ -86,6 +87,8 @@ def plan(case: BlocksCase, ctx: RunContext, settings: BlocksSettings | None = No
         thresholds=settings.thresholds.get(case.network, {}),
         timing=settings.timing,
         model=case.network,
+        build=partial(models.create, case.network),
+        description=models.describe(case.network),
         load_data=partial(data, ctx, settings, case.network),
         task=chosen,
         score=score,
@@ -185,14 +188,12 @@ def _writeup_method(ctx: RunContext, train: DeviceData, arrays: dict) -> None:
         arrays[f"writeup_attr_{network}"] = attributions.clamp_min(0).sum(dim=(0, 1)).detach().cpu().numpy()
 
 
-def run_heatmaps(ctx: RunContext) -> ResultRecord:
+def heatmaps_job(ctx: RunContext) -> Job:
     """Integrated gradients (captum), two ways: write-up 003's method (VGG vs exp3, batch-summed
     positive maps) and per digit (the best block network vs exp3, one test image per class)."""
     settings = PROFILES[ctx.profile]
-    record = new_record(
-        NAME, HEATMAP_ID, {}, ctx, thresholds={"ig_completeness": 1.0 - IG_MAX_RELATIVE_DELTA}, budget=Budget(0, 0, 0.0)
-    )
-    with recorded(record, ctx.results_dir):
+
+    def measure(record: ResultRecord) -> None:
         best = best_block(ctx)
         record.params = {
             "networks": [best, REFERENCE],
@@ -214,5 +215,12 @@ def run_heatmaps(ctx: RunContext) -> ResultRecord:
         save_arrays(record, ctx.results_dir, "attributions", HEATMAP_ID, **arrays)
         record.metrics.update({f"ig_relative_delta_{k}": v for k, v in deltas.items()})
         record.metrics["ig_completeness"] = 1.0 - max(deltas.values())
-        judge(record)
-    return record
+
+    return Job(
+        NAME,
+        HEATMAP_ID,
+        {},
+        Budget(0, 0, 0.0),
+        thresholds={"ig_completeness": 1.0 - IG_MAX_RELATIVE_DELTA},
+        measure=measure,
+    )

@@ -7,14 +7,16 @@ from functools import partial
 import numpy as np
 import torch
 
+import models
 from harness.context import RunContext
 from harness.emnist import load_emnist, require_emnist, train_valid_split
-from harness.lifecycle import CasePlan, Finished, Splits, new_record, recorded, save_arrays, skip_if_done
 from harness.precision import FP32, Precision
-from harness.records import ResultRecord
+from harness.records import ResultRecord, save_arrays
+from harness.runner import Job
 from harness.runtime import timed
 from harness.settings import Budget
 from harness.train import ClassificationTask, DeviceData
+from harness.training import CasePlan, Finished, Splits
 from studies.emnist import DATA_ID, LATENCY_RUNS, NAME, NUM_CLASSES, PROFILES, EmnistCase, EmnistSettings, epochs_for
 
 
@@ -52,12 +54,11 @@ def batch1_latency_ms(model, data: DeviceData, device: torch.device, precision: 
 # --- cases ------------------------------------------------------------------------------
 
 
-def run_data_case(ctx: RunContext, settings_name: str) -> ResultRecord:
+def data_job(ctx: RunContext, settings_name: str) -> Job:
     """Write-up 004's data exploration as a record: split sizes, class counts, one sample per class."""
-    skip_if_done(ctx, NAME, DATA_ID)
     settings = PROFILES[settings_name]
-    record = new_record(NAME, DATA_ID, {"dataset": "EMNIST Balanced"}, ctx, thresholds={}, budget=Budget(0, 0, 0.0))
-    with recorded(record, ctx.results_dir):
+
+    def measure(record: ResultRecord) -> None:
         (train_x, train_y), (_, valid_y), (_, test_y), classes = splits(ctx, settings)
         record.metrics.update(
             train_images=len(train_y), valid_images=len(valid_y), test_images=len(test_y), classes=len(classes)
@@ -76,8 +77,8 @@ def run_data_case(ctx: RunContext, settings_name: str) -> ResultRecord:
         save_arrays(
             record, ctx.results_dir, "samples", "samples", images=train_x[first].numpy(), labels=train_y[first].numpy()
         )
-        record.status = "passed"
-    return record
+
+    return Job(NAME, DATA_ID, {"dataset": "EMNIST Balanced"}, Budget(0, 0, 0.0), thresholds={}, measure=measure)
 
 
 def score(outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> dict:
@@ -115,7 +116,8 @@ def plan(case: EmnistCase, ctx: RunContext, settings_name: str | None = None) ->
         thresholds=settings.thresholds,
         timing=settings.timing,
         model=case.model,
-        model_kwargs={"num_classes": NUM_CLASSES, **case.build},
+        build=partial(models.create, case.model, num_classes=NUM_CLASSES, **case.build),
+        description=models.describe(case.model),
         load_data=partial(load_splits, case, ctx, settings),
         task=ClassificationTask,
         score=score,

@@ -14,10 +14,11 @@ import models
 from harness.context import RunContext
 from harness.emnist import NUM_CLASSES
 from harness.errors import BenchError
-from harness.lifecycle import judge, model_stats, new_record, recorded, skip_if_done
+from harness.flops import model_stats
 from harness.mnist import ensure_mnist, mnist_splits
 from harness.precision import Precision, resolve_precision
 from harness.records import ResultRecord
+from harness.runner import Job
 from harness.runtime import seed_everything, timed
 from harness.settings import MNIST_MEAN, MNIST_STD, Budget, InputPrep
 from harness.timing import Timing
@@ -172,25 +173,16 @@ def matmul_flops(device: torch.device, precision: Precision, n: int = 2048, repe
 PIPELINES = {"harness": harness_seconds, "dataloader": dataloader_seconds, "minimal": minimal_seconds}
 
 
-def run_case(case: PerfCase, ctx: RunContext, *, settings: PerfSettings | None = None) -> ResultRecord:
-    skip_if_done(ctx, NAME, case.id)
+def perf_job(case: PerfCase, ctx: RunContext, *, settings: PerfSettings | None = None) -> Job:
     settings = settings or PROFILES[ctx.profile]
     steps = settings.steps[case.id]
-    budget = Budget(epochs=0, batch_size=BATCH, lr=1e-4)
-    record = new_record(
-        NAME,
-        case.id,
-        {"model": case.model, **case.build, "steps": steps, "workers": WORKERS},
-        ctx,
-        thresholds=settings.thresholds.get(case.id, {}),
-        budget=budget,
-    )
-    with recorded(record, ctx.results_dir):
+
+    def measure(record: ResultRecord) -> None:
         _check_one_epoch(case, len(_images(ctx, case)[1]), steps, settings.warmup_steps)
         runs: dict[str, list[float]] = {name: [] for name in PIPELINES}
         for _ in range(settings.repeats):
-            for name, measure in PIPELINES.items():
-                runs[name].append(measure(case, ctx, steps, settings.warmup_steps))
+            for name, pipeline in PIPELINES.items():
+                runs[name].append(pipeline(case, ctx, steps, settings.warmup_steps))
         best = {name: min(times) for name, times in runs.items()}
         rate = {name: steps * BATCH / seconds for name, seconds in best.items()}
         # The gate (reports/compare.py) ranks the harness pipeline's repeats between runs.
@@ -210,8 +202,15 @@ def run_case(case: PerfCase, ctx: RunContext, *, settings: PerfSettings | None =
             matmul_flops_per_s=peak,
             share_of_matmul_rate=achieved / peak,
         )
-        judge(record)
-    return record
+
+    return Job(
+        NAME,
+        case.id,
+        {"model": case.model, **case.build, "steps": steps, "workers": WORKERS},
+        Budget(epochs=0, batch_size=BATCH, lr=1e-4),
+        thresholds=settings.thresholds.get(case.id, {}),
+        measure=measure,
+    )
 
 
 def epoch_thresholds(device: torch.device) -> dict:
@@ -220,20 +219,19 @@ def epoch_thresholds(device: torch.device) -> dict:
     return dict(EPOCH_TARGET) if targeted else {}
 
 
-def run_epoch_case(case: EpochCase, ctx: RunContext) -> ResultRecord:
+def epoch_job(case: EpochCase, ctx: RunContext) -> Job:
     """One warm-up epoch (cuDNN autotuning, compilation), then the best of three timed epochs
     through ``train_one_epoch``, the function every study's ``fit`` uses. The images are seeded
     random uint8 28x28 at EMNIST's size: throughput does not depend on what the pixels show, and
     EMNIST itself has no offline source."""
-    skip_if_done(ctx, NAME, case.id)
     budget = Budget(epochs=EPOCH_REPEATS, batch_size=BATCH, lr=1e-3)
     params = {
         "model": case.model,
         "images": EPOCH_IMAGES,
         "input": "zero-pad 28->32" if case.prep.pad else f"resize 28->{case.prep.resize}",
     }
-    record = new_record(NAME, case.id, params, ctx, thresholds=epoch_thresholds(ctx.device), budget=budget)
-    with recorded(record, ctx.results_dir):
+
+    def measure(record: ResultRecord) -> None:
         generator = seed_everything(ctx.seed)
         images = torch.randint(0, 256, (EPOCH_IMAGES, 28, 28), dtype=torch.uint8, generator=generator)
         labels = torch.randint(0, NUM_CLASSES, (EPOCH_IMAGES,), generator=generator)
@@ -266,5 +264,5 @@ def run_epoch_case(case: EpochCase, ctx: RunContext) -> ResultRecord:
             writeup_s_per_epoch=case.writeup_s_per_epoch,
             speedup_over_writeup=case.writeup_s_per_epoch / seconds[0],
         )
-        judge(record)
-    return record
+
+    return Job(NAME, case.id, params, budget, thresholds=epoch_thresholds(ctx.device), measure=measure)

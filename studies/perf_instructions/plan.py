@@ -1,7 +1,7 @@
-"""Measuring side of study ``perf_instructions``: the counted statements and the case lifecycle.
+"""Measuring side of study ``perf_instructions``: the counted statements and the case's measure step.
 
 ``statement(case_id)`` is what the callgrind child (``harness/callgrind.py``) counts and what
-``run_case`` times natively: the harness's own ``train_one_epoch`` over exactly one batch (one
+``instructions_job`` times natively: the harness's own ``train_one_epoch`` over exactly one batch (one
 optimizer step with its bookkeeping) or ``evaluate`` over one batch, on seeded weights and the
 first images of MNIST's training split, on the CPU, in fp32 (valgrind runs no bf16 kernels).
 """
@@ -11,18 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 
-import pytest
 import torch
 import torch.nn as nn
 
 import models
 from harness.callgrind import THREADS, CallgrindError, count_instructions, missing_tools
 from harness.context import RunContext
-from harness.errors import BenchError, DataUnavailable
-from harness.lifecycle import judge, model_stats, new_record, recorded, skip_if_done
+from harness.errors import BenchError, CaseSkipped, DataUnavailable
+from harness.flops import model_stats
 from harness.mnist import DATA_ROOT_ENV, default_data_root, ensure_mnist, load_mnist
 from harness.precision import FP32
 from harness.records import ResultRecord
+from harness.runner import Job
 from harness.runtime import seed_everything
 from harness.settings import Budget
 from harness.timing import time_inference
@@ -83,24 +83,23 @@ def _counts(case: InstructionCase, ctx: RunContext, root, groups: set[str]) -> d
     return counts
 
 
-def run_case(
+def instructions_job(
     case: InstructionCase,
     ctx: RunContext,
     *,
     settings: InstructionSettings | None = None,
     selected: set[str] = frozenset(),
-) -> ResultRecord:
+) -> Job:
     """``selected``: the groups (networks) of the session's other selected cases, counted together."""
     if ctx.device.type != "cpu":
-        pytest.skip(
+        raise CaseSkipped(
             f"{case.id}: instruction counts are a CPU measure (valgrind); this session's device is {ctx.device}"
         )
-    skip_if_done(ctx, NAME, case.id)
     settings = settings or PROFILES[ctx.profile]
     budget = Budget(epochs=0, batch_size=settings.batch, lr=1e-4, precision="fp32")
-    record = new_record(NAME, case.id, case.params(settings.batch), ctx, thresholds={}, budget=budget)
-    record.environment["precision"] = {**FP32.as_record(), "why": WHY_FP32}
-    with recorded(record, ctx.results_dir):
+
+    def measure(record: ResultRecord) -> None:
+        record.environment["precision"] = {**FP32.as_record(), "why": WHY_FP32}
         reason = missing_tools()
         if reason:
             raise DataUnavailable(f"{case.id}: {reason}")
@@ -123,5 +122,5 @@ def run_case(
             instructions_per_image=counts.total / settings.batch,
             step_s=timing.median_s,
         )
-        judge(record)
-    return record
+
+    return Job(NAME, case.id, case.params(settings.batch), budget, thresholds={}, measure=measure)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import partial
 
-import pytest
 import torch
 import torch.nn.functional as F
 
+import models
 from harness.context import RunContext
-from harness.lifecycle import CasePlan, Splits
+from harness.errors import CaseSkipped
 from harness.mnist import mnist_splits
 from harness.settings import InputPrep
 from harness.train import DeviceData
+from harness.training import CasePlan, Splits
 from studies.sbh import NAME, PROFILES, SbhCase, SbhSettings
 
 # The authors' transform: ToTensor() then Normalize((0.5,), (0.5,)), 28x28.
@@ -136,7 +137,7 @@ def plan(case: SbhCase, ctx: RunContext, settings: SbhSettings | None = None) ->
     settings = settings or PROFILES[ctx.profile]
     budget = settings.budget_for(case.experiment)
     if case.selection != "all_heads" and not budget.patience:
-        pytest.skip(
+        raise CaseSkipped(
             f"{case.id}: experiment 1 is a separate run only with early stopping (--profile writeup); "
             f"under {ctx.profile} the experiment-2 record of the same structure holds acc_mean_heads of the same run"
         )
@@ -156,7 +157,8 @@ def plan(case: SbhCase, ctx: RunContext, settings: SbhSettings | None = None) ->
         thresholds=thresholds,
         timing=settings.timing,
         model=case.structure,
-        model_kwargs={"backbone": case.backbone, "weights": weights_for(ctx, settings)},
+        build=partial(models.create, case.structure, backbone=case.backbone, weights=weights_for(ctx, settings)),
+        description=models.describe(case.structure),
         load_data=partial(task_data, case, ctx, settings),
         task=task,
         score=partial(metrics, task),
