@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.judge import SEED_GATE_NEED, SEED_GATE_OF
+
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
@@ -67,8 +69,8 @@ class SeedGate:
 
     metric: str
     bar: float
-    need: int = 2
-    of: int = 3
+    need: int = SEED_GATE_NEED
+    of: int = SEED_GATE_OF
 
     def describe(self) -> str:
         return f"at least {self.need} of seeds 0-{self.of - 1} reach {self.metric} >= {self.bar:.2f}"

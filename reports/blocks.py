@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.records import STATUSES
 from reports import markers, stats, versus
 from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
 from reports.load import busiest_machine, distinct, find_artifact, machine, measured, precision
 from studies import blocks
 
 FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
-AGREE_WITHIN = versus.AGREE_WITHIN
 
 
 def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -36,7 +36,7 @@ def cases_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def over_seeds(df: pd.DataFrame) -> pd.DataFrame:
     """One row per network: numeric columns averaged over measured seeds, the worst status kept,
     ``test_acc_ci`` (95 % half-width, NaN with one seed), the seeds' lowest and highest test accuracy."""
-    rank = {"passed": 0, "failed": 1, "diverged": 2, "oom": 3, "error": 4}
+    rank = {status: i for i, status in enumerate(STATUSES)}  # worst last
     rows = []
     for network, group in df.groupby("network", sort=False):
         ok = group[group["measured"]]
@@ -351,7 +351,7 @@ def build(
         "memory_method": next(
             iter(df.get("model.peak_memory_method", pd.Series(dtype=object)).dropna()), "not measured"
         ),
-        "agree_within": AGREE_WITHIN,
+        "agree_within": versus.MARGIN,
     }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness import judge
 from reports.load import collect, precision
 from reports.render import md_table
 
@@ -44,14 +45,6 @@ def spread(paths: list[Path], study: str, metric: str):
     return table
 
 
-MIN_MARGIN = 0.01
-ONE_SEED_MIN_MARGIN = 0.02
-# sbh's untrained-model floor (studies/sbh): a run below it sat at chance, so its group is unstable
-# and gets a seed gate whose bar is the rule applied to the group's converged runs; and no bar the
-# rule gives is set below it (a wide group then keeps the floor, and the table says so).
-COLLAPSED_BELOW = 0.5
-
-
 def group_thresholds(paths: list[Path], study: str, metric: str, seeds: int = 1) -> pd.DataFrame:
     """Per threshold group: lowest run, widest seed range, and the threshold the rule gives.
 
@@ -62,9 +55,9 @@ def group_thresholds(paths: list[Path], study: str, metric: str, seeds: int = 1)
     as a high learning rate, spreads both), with a margin of at least 0.02 because the seed
     spread is unmeasured (a provisional value), and the table says which was used.
 
-    A group with a run below ``COLLAPSED_BELOW`` is unstable: the rule then runs over its
+    A group with a run below ``judge.FLOOR`` is unstable: the rule then runs over its
     converged runs only and gives the bar of a seed gate (docs/thresholds.md, "Unstable
-    groups"); with no converged run the bar is ``COLLAPSED_BELOW`` itself.
+    groups"); with no converged run the bar is ``judge.FLOOR`` itself.
 
     A group a case of which has fewer than ``seeds`` seeds gets no threshold: the calibration
     of that group is still running. Records without ``params.threshold_group`` (the blocks
@@ -80,7 +73,7 @@ def group_thresholds(paths: list[Path], study: str, metric: str, seeds: int = 1)
     one_precision(df, paths, group)
     # Seed ranges of converged runs only: a collapsed seed's distance from a trained one is not noise
     # that a minimum could absorb, and it must not widen a neighbouring group's borrowed margin.
-    converged = df[df[column] >= COLLAPSED_BELOW]
+    converged = df[df[column] >= judge.FLOOR]
     ranges = converged.groupby([group, "case_id"])[column].agg(
         lambda s: s.max() - s.min() if s.count() > 1 else math.nan
     )
@@ -91,12 +84,10 @@ def group_thresholds(paths: list[Path], study: str, metric: str, seeds: int = 1)
             waiting = f"waiting: fewest seeds {fewest} of {seeds}"
             rows.append(_row(name, all_runs, fewest, 0, math.nan, math.nan, waiting, None, rule="—"))
             continue
-        collapsed = int((all_runs[column] < COLLAPSED_BELOW).sum())
-        runs = all_runs[all_runs[column] >= COLLAPSED_BELOW] if collapsed else all_runs
+        collapsed = int((all_runs[column] < judge.FLOOR).sum())
+        runs = all_runs[all_runs[column] >= judge.FLOOR] if collapsed else all_runs
         if runs.empty:
-            rows.append(
-                _row(name, all_runs, fewest, collapsed, math.nan, math.nan, "no converged run", COLLAPSED_BELOW)
-            )
+            rows.append(_row(name, all_runs, fewest, collapsed, math.nan, math.nan, "no converged run", judge.FLOOR))
             continue
         widest = ranges.loc[name].max()
         source = "own seeds"
@@ -115,19 +106,19 @@ def group_thresholds(paths: list[Path], study: str, metric: str, seeds: int = 1)
                     runs[column].max() - runs[column].min(),
                     "range between structures (one seed; provisional)",
                 )
-        floor_margin = ONE_SEED_MIN_MARGIN if source.startswith("range between") else MIN_MARGIN
+        floor_margin = judge.ONE_SEED_MARGIN if source.startswith("range between") else judge.MARGIN
         margin = max(floor_margin, 0 if math.isnan(widest) else widest)
         lowest = runs[column].min()
-        bar = math.floor((lowest - margin) * 100) / 100
-        if bar < COLLAPSED_BELOW:
+        bar = judge.bar(lowest, margin)
+        if bar < judge.FLOOR:
             source += f"; the rule gave {bar:.2f}, below the floor"
-        rows.append(_row(name, all_runs, fewest, collapsed, lowest, widest, source, max(bar, COLLAPSED_BELOW)))
+        rows.append(_row(name, all_runs, fewest, collapsed, lowest, widest, source, max(bar, judge.FLOOR)))
     return pd.DataFrame(rows).set_index("group")
 
 
 def _row(name, runs, fewest, collapsed, lowest, widest, source, threshold, rule=None) -> dict:
     if rule is None:
-        rule = f"seed gate (bar; {collapsed} run(s) below {COLLAPSED_BELOW})" if collapsed else "minimum"
+        rule = f"seed gate (bar; {collapsed} run(s) below {judge.FLOOR})" if collapsed else "minimum"
     return {
         "group": name,
         "runs": len(runs),

@@ -4,7 +4,7 @@ Cases are matched by study and case id; each side pools the seeds it has. A case
 
 - **accuracy**: an asserted metric's mean drops by more than the baseline's seed-to-seed
   range for that case (else the widest range in its threshold group, else in its study,
-  else ``DEFAULT_ACC_TOLERANCE``), and, when the current run has two or more seeds, a
+  else the judge's ``MARGIN``), and, when the current run has two or more seeds, a
   one-sided t-test agrees at ``ACC_ALPHA`` (Welch's against the baseline's seeds, or a
   one-sample test against a one-seed baseline), as MLPerf's convergence check does;
 - **time**: the current run is slower by more than ``TIME_BOUND`` both as measured and after
@@ -47,14 +47,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from harness import judge
 from reports.load import collect_and_warn, precision
 from reports.load import measured as is_measured
 from reports.render import md_table
 from reports.stats import relative_spread, seeds_reached
 from studies import STUDIES
 
-# The smallest margin docs/thresholds.md keeps below the lowest calibration run.
-DEFAULT_ACC_TOLERANCE = 0.01
 ACC_ALPHA = 0.05
 # From ten same-commit runs in separate processes on this project's CPU, one torch thread
 # (docs/gate.md): the smallest bound without a false alarm among their 360 comparisons.
@@ -141,7 +140,7 @@ def _tolerance(base: pd.DataFrame, case_id: str, column: str, ranges: pd.Series)
                 return float(in_group.max()), f"seed range of group {group.iloc[0]}"
     if len(ranges):
         return float(ranges.max()), "widest seed range in the study"
-    return DEFAULT_ACC_TOLERANCE, "default (no case has two seeds)"
+    return judge.MARGIN, "default (no case has two seeds)"
 
 
 def _drop_p(before: np.ndarray, after: np.ndarray) -> float | None:
@@ -515,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         "--acc-tolerance",
         type=float,
         default=None,
-        help=f"allowed drop of an asserted accuracy (default: the baseline's seed range, else {DEFAULT_ACC_TOLERANCE})",
+        help=f"allowed drop of an asserted accuracy (default: the baseline's seed range, else {judge.MARGIN})",
     )
     parser.add_argument(
         "--time-bound",

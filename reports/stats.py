@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from harness import judge
+
 ALPHA = 0.05
 
 
@@ -27,7 +29,7 @@ def seeds_reached(runs: pd.DataFrame) -> tuple[int, int, pd.Series]:
     metric = rule["seed_gate.metric"]
     column = f"metrics.{metric}" if f"metrics.{metric}" in counted else metric
     values = counted.get(column, pd.Series(np.nan, index=counted.index))
-    reached = (values >= rule["seed_gate.bar"]) & (counted["status"] != "diverged")
+    reached = judge.reached(values, rule["seed_gate.bar"], counted["status"])
     return int(reached.sum()), len(counted), rule
 
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from harness.judge import MARGIN  # within it of the write-up's number: reproduced
 from reports import stats
-
-# Accuracies within this of the write-up's count as reproduced (the target of the fidelity work).
-AGREE_WITHIN = 0.01
 
 
 def ours_text(values: pd.Series, fmt: str = ".4f") -> str:
@@ -30,11 +28,11 @@ def verdict(theirs: float, values: pd.Series, *, comparable: bool, budget_words:
         return f"not comparable (different budget: {budget_words})"
     diff = values.mean() - theirs
     span = f"our seeds {values.min():.4f} to {values.max():.4f}" if len(values) > 1 else "one seed"
-    if abs(diff) <= AGREE_WITHIN:
+    if abs(diff) <= MARGIN:
         # A mean can land near their number while single seeds do not: then the seeds are the finding.
-        if (values - theirs).abs().max() > AGREE_WITHIN:
-            return f"agree on the mean (within {AGREE_WITHIN}); {span}"
-        return f"agree (within {AGREE_WITHIN})"
+        if (values - theirs).abs().max() > MARGIN:
+            return f"agree on the mean (within {MARGIN}); {span}"
+        return f"agree (within {MARGIN})"
     return f"differs by {diff:+.4f} ({span})"
 
 

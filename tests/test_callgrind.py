@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from fakes import write_records
-from harness import callgrind
+from harness import callgrind, runner
+from harness.errors import CaseSkipped
 from harness.records import ResultRecord
 from reports.__main__ import main
 from studies import perf_instructions
@@ -72,10 +73,8 @@ def test_without_valgrind_the_cases_skip_with_the_reason_and_an_error_record(run
     monkeypatch.setattr(callgrind.shutil, "which", lambda tool: None)
     ctx = replace(run_context, results_dir=tmp_path, device=torch.device("cpu"))
     case = perf_instructions.CASES[0]
-    with pytest.raises(
-        pytest.skip.Exception, match="valgrind, callgrind_control, callgrind_annotate not found on PATH"
-    ):
-        plan.run_case(case, ctx)
+    with pytest.raises(CaseSkipped, match="valgrind, callgrind_control, callgrind_annotate not found on PATH"):
+        runner.run(plan.instructions_job(case, ctx), ctx)
     record = json.loads((tmp_path / "perf_instructions" / f"{case.id}-seed0.json").read_text())
     assert (
         record["status"] == "error"

@@ -178,11 +178,12 @@ def test_missing_or_empty_inputs_exit_2(tmp_path, capsys):
 
 
 def test_drill_passes_on_real_looking_records_and_fails_when_the_gate_is_open(baseline, monkeypatch):
+    from harness import judge
     from reports import compare as compare_module
     from reports import drill
 
     assert drill.main([str(baseline)]) == 0
-    monkeypatch.setattr(compare_module, "DEFAULT_ACC_TOLERANCE", 1.0)
+    monkeypatch.setattr(judge, "MARGIN", 1.0)
     monkeypatch.setattr(drill, "compare_main", lambda argv: compare_module.main([*argv, "--acc-tolerance", "1.0"]))
     assert drill.main([str(baseline)]) == 1, "a gate that lets a 0.05 drop through must fail the drill"
 

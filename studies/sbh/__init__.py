@@ -13,10 +13,10 @@ authors' sizes (prefixes of the 60k training set, filtered to the digits afterwa
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import studies.writeups as writeups
+from harness import judge
 from harness.settings import Budget, SeedGate, TimingRounds
 from studies.registry import Experiment, Study
 
@@ -119,9 +119,6 @@ def lr_tag(lr: float) -> str:
     return f"lr{mantissa}e{int(exponent)}"
 
 
-WRITEUP_MARGIN = 0.01
-
-
 def writeup_accuracies() -> dict[str, list[float]]:
     """Every accuracy the authors report (studies/writeups), per threshold group."""
     runs: dict[str, list[float]] = {}
@@ -143,42 +140,36 @@ def writeup_accuracies() -> dict[str, list[float]]:
     return dict(sorted(runs.items()))
 
 
-def _bar(accuracy: float, margin: float) -> float:
-    return math.floor((accuracy - margin) * 100) / 100
-
-
-def writeup_thresholds(margin: float = WRITEUP_MARGIN) -> dict[str, dict[str, float]]:
+def writeup_thresholds(margin: float = judge.MARGIN) -> dict[str, dict[str, float]]:
     """Thresholds of the ``writeup`` profile from the authors' own results: per group, their
     lowest accuracy minus ``margin``, floored to 0.01. A group where the authors' own runs fell
     below the untrained floor (the large learning rates, where many runs sit at chance) gets no
     minimum: it is seed-gated instead (``writeup_seed_gates``)."""
-    floor = UNCALIBRATED_FLOOR["acc_all_heads"]
     metric = {True: "acc_mean_heads", False: "acc_all_heads"}
     return {
-        group: {metric[group.startswith("writeup001-exp1/")]: _bar(min(runs), margin)}
+        group: {metric[group.startswith("writeup001-exp1/")]: judge.bar(min(runs), margin)}
         for group, runs in writeup_accuracies().items()
-        if _bar(min(runs), margin) >= floor
+        if judge.bar(min(runs), margin) >= judge.FLOOR
     }
 
 
-def writeup_seed_gates(margin: float = WRITEUP_MARGIN) -> dict[str, SeedGate]:
+def writeup_seed_gates(margin: float = judge.MARGIN) -> dict[str, SeedGate]:
     """The groups ``writeup_thresholds`` leaves out, each gated on 2 of 3 seeds reaching the
     authors' lowest converged accuracy (at or above the floor) minus ``margin``; the floor itself
     where none of their runs converged."""
-    floor = UNCALIBRATED_FLOOR["acc_all_heads"]
+    floor = judge.FLOOR
     gates = {}
     for group, runs in writeup_accuracies().items():
-        if _bar(min(runs), margin) >= floor:
+        if judge.bar(min(runs), margin) >= floor:
             continue
         converged = [a for a in runs if a >= floor]
-        bar = max(_bar(min(converged), margin), floor) if converged else floor
+        bar = max(judge.bar(min(converged), margin), floor) if converged else floor
         gates[group] = SeedGate("acc_all_heads", bar=bar)
     return gates
 
 
-# Groups with no calibration runs yet assert only this: clearly above 3-class guessing (1/3),
-# which an untrained network does not reach (tests/test_training.py). See docs/thresholds.md.
-UNCALIBRATED_FLOOR = {"acc_all_heads": 0.5}
+# Groups with no calibration runs yet assert only the judge's floor (docs/thresholds.md).
+UNCALIBRATED_FLOOR = {"acc_all_heads": judge.FLOOR}
 
 # fp32: the authors trained without mixed precision.
 _WRITEUP_BUDGET = Budget(
