@@ -1,6 +1,8 @@
-"""``python -m reports RESULTS... [--out DIR]``: render Markdown reports from result records.
+"""``python -m reports COMMAND ...``: the reporter's one command line (``--help`` lists the commands).
 
-``python -m reports compare BASELINE CURRENT...``: flag regressions against a baseline run.
+Exit codes, for every command: 0 done (``compare``: no regression), 1 the check failed
+(``compare``: a regression; ``drill``: the gate missed its plant or flagged a clean run),
+2 bad input, with a one-line message.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from reports import calibration, compare, drill, fp32_vs_bf16, noise
 from reports.i18n import LANGUAGES
 from reports.load import collect_and_warn
 from reports.render import render_all
@@ -16,13 +19,7 @@ from reports.render import render_all
 DEFAULT_OUT = Path("results/report")
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["compare"]:
-        from reports.compare import main as compare_main
-
-        return compare_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m reports", description=__doc__)
+def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "results",
         nargs="*",
@@ -42,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         default="en",
         help="language of headings, column names and generated sentences (glossary: reports/glossary_ko.csv)",
     )
-    args = parser.parse_args(argv)
 
+
+def render(args: argparse.Namespace) -> int:
     missing = [str(p) for p in args.results if not p.exists()]
     if missing:
         print(
@@ -63,6 +61,46 @@ def main(argv: list[str] | None = None) -> int:
     for path in render_all(collection, args.out, args.lang):
         print(f"wrote {path}")
     return 0
+
+
+# name -> (one-line help, add_arguments, run); each module documents its command in its docstring.
+COMMANDS = {
+    "render": ("Markdown pages and figures from result records", add_render_arguments, render),
+    "compare": ("the regression gate: a run against a baseline run", compare.add_arguments, compare.run),
+    "calibrate": (
+        "seed spread per case or group, and the bars the rule gives",
+        calibration.add_arguments,
+        calibration.run,
+    ),
+    "noise": ("the gate's false alarms and catches over same-commit reruns", noise.add_arguments, noise.run),
+    "drill": ("prove the gate works on a run's records", drill.add_arguments, drill.run),
+    "fp32-vs-bf16": ("paired fp32/bf16 runs of the same cases", fp32_vs_bf16.add_arguments, fp32_vs_bf16.run),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="python -m reports",
+        description="Reports, the regression gate and threshold calibration, from result records.",
+        epilog="exit codes: 0 done, 1 the check failed (compare: a regression; drill: the gate is open), 2 bad input",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (summary, add_arguments, run) in COMMANDS.items():
+        module = sys.modules[run.__module__]
+        sub = commands.add_parser(
+            name,
+            help=summary,
+            description=module.__doc__ if run.__module__ != __name__ else summary,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        add_arguments(sub)
+        sub.set_defaults(run=run)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    return args.run(args)
 
 
 if __name__ == "__main__":

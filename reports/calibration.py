@@ -1,4 +1,4 @@
-"""``python -m reports.calibration RESULTS... --study S --metric M``: the spread of one metric
+"""``python -m reports calibrate RESULTS... --study S --metric M``: the spread of one metric
 over seeded runs, per case, as the Markdown table that docs/thresholds.md quotes.
 
 Thresholds are set from such tables (AlgoPerf-style: several seeded runs of each case, not
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -134,8 +133,7 @@ def _row(name, runs, fewest, collapsed, lowest, widest, source, threshold, rule=
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports.calibration", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", type=Path)
     parser.add_argument("--study", required=True)
     parser.add_argument("--metric", required=True)
@@ -148,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="with --groups: leave out the threshold of a group a case of which has fewer seeds than this",
     )
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     print(
         md_table(
             group_thresholds(args.results, args.study, args.metric, args.seeds)
@@ -157,7 +157,3 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

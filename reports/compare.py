@@ -504,10 +504,7 @@ def verdicts_json(result: Comparison) -> list[dict]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m reports compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", type=Path, help="results directory (or record file) of the last good run")
     parser.add_argument("current", type=Path, nargs="+", help="results directories of this run (shards are merged)")
     parser.add_argument(
@@ -533,7 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown here (default: stdout)")
     parser.add_argument("--json", type=Path, default=None, help="also write the verdicts here as JSON")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     for path in [args.baseline, *args.current]:
         if not path.exists():
             print(f"error: {path} does not exist", file=sys.stderr)

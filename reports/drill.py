@@ -1,4 +1,4 @@
-"""``python -m reports.drill RESULTS``: prove the regression gate works on this run's records.
+"""``python -m reports drill RESULTS``: prove the regression gate works on this run's records.
 
 Compares RESULTS with itself (must pass), then with a copy in which one case's asserted
 accuracy is lowered by ``DROP`` (must be caught). Exits 0 only when both hold, so a nightly
@@ -7,13 +7,12 @@ job that runs it knows its gate is not silently open.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
 import tempfile
 from pathlib import Path
-
-from reports.compare import main as compare_main
 
 DROP = 0.05  # five times the default tolerance; far outside any seed-to-seed spread measured
 
@@ -36,12 +35,22 @@ def plant(results: Path, into: Path) -> str:
     raise ValueError(f"no passed record with a threshold in {results}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1 or not Path(argv[0]).is_dir():
-        print("usage: python -m reports.drill RESULTS_DIR (a directory of result records)", file=sys.stderr)
+def compare_main(argv: list[str]) -> int:
+    """The gate exactly as a user calls it: ``python -m reports compare ...``."""
+    from reports.__main__ import main
+
+    return main(["compare", *argv])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", type=Path, help="a directory of result records")
+
+
+def run(args: argparse.Namespace) -> int:
+    results = args.results
+    if not results.is_dir():
+        print(f"error: {results} is not a directory of result records", file=sys.stderr)
         return 2
-    results = Path(argv[0])
     with tempfile.TemporaryDirectory() as tmp:
         same = compare_main([str(results), str(results), "--out", f"{tmp}/self.md"])
         try:
@@ -53,7 +62,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"drill: run against itself -> exit {same} ({'pass' if same == 0 else 'UNEXPECTED'})")
     print(f"drill: planted regression ({planted}) -> exit {caught} ({'caught' if caught == 1 else 'MISSED'})")
     return 0 if (same, caught) == (0, 1) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""``python -m reports.fp32_vs_bf16 FP32_RESULTS BF16_RESULTS --study S --metric M``: one metric
+"""``python -m reports fp32-vs-bf16 FP32_RESULTS BF16_RESULTS --study S --metric M``: one metric
 of the same cases trained in fp32 and in bf16, side by side, as docs/thresholds.md quotes it.
 
 A seed fixes the initial weights, the subset and the batch order, so run (case, seed) in fp32
@@ -82,14 +82,15 @@ def compare(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("fp32", type=Path, help="results directory of the fp32 runs")
     parser.add_argument("bf16", type=Path, help="results directory of the bf16 runs")
     parser.add_argument("--study", required=True)
     parser.add_argument("--metric", required=True)
     parser.add_argument("--groups", nargs="*", help="threshold groups to keep (default: every group both sides ran)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     for path in (args.fp32, args.bf16):
         if not path.is_dir():
             print(f"error: {path} is not a results directory", file=sys.stderr)
@@ -102,7 +103,3 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     print(md_table(compare(runs), floatfmt=".4f", index=False))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

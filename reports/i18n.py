@@ -1,4 +1,4 @@
-"""Korean pages: ``python -m reports RESULTS --lang ko``.
+"""Korean pages: ``python -m reports render RESULTS --lang ko``.
 
 The templates are written in English; a Korean page is the English page passed through one
 glossary, ``reports/glossary_ko.csv`` (``kind,en,ko``), so that every term has one

@@ -1,4 +1,4 @@
-"""``python -m reports.noise RUN_DIR RUN_DIR ...``: how often the gate cries wolf, and what it catches.
+"""``python -m reports noise RUN_DIR RUN_DIR ...``: how often the gate cries wolf, and what it catches.
 
 Each RUN_DIR holds the records of one same-commit rerun of the same cases (each run in its own
 processes). Every ordered pair of runs goes through ``reports.compare.compare`` as baseline
@@ -169,8 +169,7 @@ def markdown(result: dict, bound: float, alpha: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports.noise", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", type=Path, nargs="+", help="one results directory per same-commit rerun")
     parser.add_argument("--time-bound", type=float, default=TIME_BOUND)
     parser.add_argument("--time-alpha", type=float, default=TIME_ALPHA)
@@ -181,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"probe workloads that stand for the host's speed, comma-separated (default {','.join(HOST_SPEED_KEYS)})",
     )
     parser.add_argument("--planted", type=Path, nargs="*", default=[], help="runs of a really slowed-down code")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
         print("error: give at least two run directories", file=sys.stderr)
         return 2
@@ -211,7 +212,3 @@ def main(argv: list[str] | None = None) -> int:
         result["planted"] = planted_verdicts(runs, planted, gate)
     print(markdown(result, args.time_bound, args.time_alpha))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

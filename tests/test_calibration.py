@@ -1,4 +1,4 @@
-"""``python -m reports.calibration --groups``: the documented threshold rule, and seed gates for
+"""``python -m reports calibrate --groups``: the documented threshold rule, and seed gates for
 groups whose runs collapse to chance."""
 
 from pathlib import Path

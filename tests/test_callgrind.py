@@ -141,7 +141,7 @@ def test_instruction_counts_ignore_host_speed_and_other_valgrind_builds(tmp_path
 
 def test_the_report_page_states_counts_spread_and_where_they_go(tmp_path):
     records = _counted(tmp_path / "runs", 1_000_000)
-    assert main([str(records), "--out", str(tmp_path / "report")]) == 0
+    assert main(["render", str(records), "--out", str(tmp_path / "report")]) == 0
     page = (tmp_path / "report" / "perf_instructions.md").read_text()
     assert "batch 32, fp32" in page and "valgrind-3.19.0" in page and "AVX2" in page
     row = next(line for line in page.splitlines() if line.startswith("| lenet5-new-train-step"))
@@ -152,11 +152,10 @@ def test_the_report_page_states_counts_spread_and_where_they_go(tmp_path):
 
 
 def test_the_noise_study_reports_the_counts_spread_and_both_gates_on_planted_code(tmp_path, capsys):
-    from reports import noise
 
     same = [str(_counted(tmp_path / f"run{n}", 1_000_000)) for n in (1, 2)]
     planted = str(_counted(tmp_path / "planted", 1_020_000, grown=20_000))
-    assert noise.main([*same, "--planted", planted]) == 0
+    assert main(["noise", *same, "--planted", planted]) == 0
     text = capsys.readouterr().out
     assert "| lenet5-new-train-step | 6 | 1,000,001 | 2.0e-06 |" in text  # 3 records a run, counts 1,000,000-2
     assert "| lenet5-new-train-step | instructions | 2 of 2 | 1.0200 (1.0200) |" in text

@@ -179,20 +179,18 @@ def test_missing_or_empty_inputs_exit_2(tmp_path, capsys):
 
 def test_drill_passes_on_real_looking_records_and_fails_when_the_gate_is_open(baseline, monkeypatch):
     from harness import judge
-    from reports import compare as compare_module
     from reports import drill
 
-    assert drill.main([str(baseline)]) == 0
+    assert main(["drill", str(baseline)]) == 0
     monkeypatch.setattr(judge, "MARGIN", 1.0)
-    monkeypatch.setattr(drill, "compare_main", lambda argv: compare_module.main([*argv, "--acc-tolerance", "1.0"]))
-    assert drill.main([str(baseline)]) == 1, "a gate that lets a 0.05 drop through must fail the drill"
+    monkeypatch.setattr(drill, "compare_main", lambda argv: main(["compare", *argv, "--acc-tolerance", "1.0"]))
+    assert main(["drill", str(baseline)]) == 1, "a gate that lets a 0.05 drop through must fail the drill"
 
 
 def test_noise_study_counts_false_alarms_and_catches_planted_slowdowns(baseline, tmp_path, capsys):
-    from reports import noise
 
     rerun = current_run(tmp_path, "rerun", change=lambda c, s, a, t, st: (a, t * 1.03, st), host=1.02)
-    assert noise.main([str(baseline), str(rerun)]) == 0
+    assert main(["noise", str(baseline), str(rerun)]) == 0
     text = capsys.readouterr().out
     assert "false alarms: **0**" in text
     assert "| 1.5x | 30 of 30 |" in text  # 2 ordered pairs x 15 cases

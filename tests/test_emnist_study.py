@@ -66,7 +66,7 @@ def test_without_data_every_case_skips_with_the_reason_and_the_report_says_not_r
     )
     result.assert_outcomes(skipped=2)  # the data case and the one case selected
     result.stdout.fnmatch_lines(["*EMNIST Balanced is not in*download=True*"])
-    assert report_main([str(tmp_path / "results"), "--out", str(tmp_path / "out")]) == 0
+    assert report_main(["render", str(tmp_path / "results"), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "emnist.md").read_text()
     assert "**Not run**: not run: EMNIST Balanced is not in" in text
 
@@ -81,7 +81,7 @@ def test_the_whole_pipeline_runs_on_the_fixture(pytester, tmp_path, monkeypatch)
     result.assert_outcomes(passed=1 + len(emnist.cases()))
     predictions = sorted(p.name for p in (tmp_path / "results" / "emnist" / "predictions").iterdir())
     assert len(predictions) == len(emnist.cases())
-    assert report_main([str(tmp_path / "results"), "--out", str(tmp_path / "out")]) == 0
+    assert report_main(["render", str(tmp_path / "results"), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "emnist.md").read_text()
     assert re.search(r"\| train\s+\|\s+314 \|", text) and re.search(r"\| valid\s+\|\s+62 \|", text)
     assert re.search(r"\| resnet50-b2048\s+\| batch 2048\s+\|\s+0\.76 ", text), "the write-up's number beside ours"

@@ -1,9 +1,10 @@
-"""``python -m reports.fp32_vs_bf16``: paired fp32/bf16 runs, and when a difference counts."""
+"""``python -m reports fp32-vs-bf16``: paired fp32/bf16 runs, and when a difference counts."""
 
 import pytest
 
 from fakes import fake_record, write_records
-from reports.fp32_vs_bf16 import compare, main, paired_runs
+from reports.__main__ import main
+from reports.fp32_vs_bf16 import compare, paired_runs
 from studies import sbh
 
 RESNET18 = [c for c in sbh.grid(sbh.WRITEUP001_DIGITS) if c.backbone == "resnet18"]
@@ -50,8 +51,11 @@ def test_a_drop_beyond_the_seed_spread_is_named_and_a_small_one_is_a_tie(dirs):
 
 def test_a_directory_of_the_wrong_precision_is_a_one_line_error(dirs, capsys):
     with pytest.raises(SystemExit, match="should hold fp32 records only, holds bf16"):
-        main([str(dirs[1]), str(dirs[1]), "--study", "sbh", "--metric", "acc_all_heads"])
-    assert main([str(dirs[0]), str(dirs[0] / "missing"), "--study", "sbh", "--metric", "acc_all_heads"]) == 2
+        main(["fp32-vs-bf16", str(dirs[1]), str(dirs[1]), "--study", "sbh", "--metric", "acc_all_heads"])
+    assert (
+        main(["fp32-vs-bf16", str(dirs[0]), str(dirs[0] / "missing"), "--study", "sbh", "--metric", "acc_all_heads"])
+        == 2
+    )
     assert "is not a results directory" in capsys.readouterr().err
 
 

@@ -34,7 +34,7 @@ def grid_records(tmp_path):
 
 
 def render(results, out, *extra):
-    return main([*map(str, results if isinstance(results, list) else [results]), "--out", str(out), *extra])
+    return main(["render", *map(str, results if isinstance(results, list) else [results]), "--out", str(out), *extra])
 
 
 def test_tables_match_the_records(grid_records, tmp_path):
@@ -681,5 +681,5 @@ def test_sbh_times_compare_records_of_one_machine_only(tmp_path):
     assert faster.sum() == 10 and df.loc[faster, "inference_s"].isna().all()
     assert df.loc[faster, "acc_all_heads"].notna().all() and df.loc[~faster, "inference_s"].notna().all()
     assert len(notes) == 1 and "left out: another-machine (10)" in notes[0]
-    assert main([str(tmp_path), "--out", str(tmp_path / "report")]) == 0
+    assert main(["render", str(tmp_path), "--out", str(tmp_path / "report")]) == 0
     assert "Times compare one machine" in (tmp_path / "report" / "sbh.md").read_text()
