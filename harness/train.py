@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 import torch
@@ -211,23 +211,111 @@ def epochs_for(budget: Budget, train_images: int) -> int:
 
 
 class _Best:
-    """The best epoch so far on the monitored quantity, and a copy of its weights."""
+    """Early stopping: the best epoch so far on the monitored quantity, and a copy of its weights."""
 
-    def __init__(self, monitor: str) -> None:
+    def __init__(self, monitor: str, patience: int) -> None:
         if monitor not in ("accuracy", "loss"):
             raise ValueError(f"unknown early-stopping monitor {monitor!r}; valid: accuracy, loss")
         self.sign = 1.0 if monitor == "accuracy" else -1.0
+        self.monitor, self.patience = monitor, patience
         self.value = float("-inf")
         self.epoch = 0
         self.state: dict[str, torch.Tensor] = {}
+        self.logits: dict[str, torch.Tensor] = {}
 
-    def update(self, model: nn.Module, log_entry: EpochLog) -> bool:
+    def update(self, model: nn.Module, log_entry: EpochLog, logits: dict[str, torch.Tensor]) -> bool:
         value = self.sign * (log_entry.eval_acc if self.sign > 0 else log_entry.eval_loss)
         if value <= self.value:
             return False
-        self.value, self.epoch = value, log_entry.epoch
+        self.value, self.epoch, self.logits = value, log_entry.epoch, logits
         self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return True
+
+    def exhausted(self, epoch: int) -> bool:
+        return epoch - self.epoch >= self.patience
+
+
+@dataclass
+class _Progress:
+    """Where a call of ``fit`` stands after an epoch: what a checkpoint saves and a resumed run restores."""
+
+    history: list[EpochLog] = field(default_factory=list)
+    elapsed: float = 0.0
+    epoch: int = 0
+    stopped: bool = False
+
+
+def _optimizer_and_scheduler(model: nn.Module, budget: Budget, device: torch.device):
+    optimizer = make_optimizer(model, budget, device)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer) if budget.plateau else None
+    return optimizer, scheduler
+
+
+def _resume(saved: dict, model, optimizer, scheduler, best: _Best | None, generator: torch.Generator) -> _Progress:
+    """Every state a saved epoch left (harness.checkpoint), back in place."""
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(saved["scheduler"])
+    if best is not None:
+        best.value, best.epoch, best.state = saved["best"]
+    generator.set_state(saved["generator"])
+    restore_random_states(saved)
+    return _Progress(
+        [EpochLog(**entry) for entry in saved["history"]], saved["elapsed"], saved["epoch"], saved["stopped"]
+    )
+
+
+def _saved_state(progress: _Progress, model, optimizer, scheduler, best: _Best | None, generator) -> dict:
+    return {
+        "epoch": progress.epoch,
+        "stopped": progress.stopped,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "best": (best.value, best.epoch, best.state) if best is not None else None,
+        "generator": generator.get_state(),
+        "history": [asdict(entry) for entry in progress.history],
+        "elapsed": progress.elapsed,
+    }
+
+
+def _epoch(
+    model,
+    optimizer,
+    scheduler,
+    train: DeviceData,
+    test: DeviceData,
+    task: Task,
+    budget: Budget,
+    *,
+    epoch: int,
+    elapsed: float,
+    device: torch.device,
+    generator: torch.Generator,
+    precision: Precision,
+) -> tuple[EpochLog, dict[str, torch.Tensor]]:
+    """One timed training epoch, then the evaluated split's logits (not timed) and the scheduler's step."""
+    one_epoch = functools.partial(
+        train_one_epoch,
+        model,
+        optimizer,
+        train,
+        task,
+        batch_size=budget.batch_size,
+        generator=generator,
+        device=device,
+        epoch=epoch,
+        precision=precision,
+    )
+    (train_loss, train_acc), seconds = timed(device, one_epoch)
+    lr = optimizer.param_groups[0]["lr"]
+    logits = evaluate(model, test, batch_size=budget.eval_batch_size, device=device, precision=precision)
+    eval_acc = float(task.correct(logits, test.labels)) / len(test)
+    eval_loss = task.loss(logits, test.labels).item()
+    if scheduler is not None:
+        scheduler.step(eval_loss)
+    return EpochLog(epoch, train_loss, train_acc, eval_acc, elapsed + seconds, eval_loss, lr), logits
 
 
 def fit(
@@ -250,87 +338,54 @@ def fit(
     With a ``checkpoint``, training goes on from its saved epoch and saves after epochs
     (``harness.checkpoint``); ``checkpoint.resumed_after`` then names the epoch it resumed after.
     """
-    optimizer = make_optimizer(model, budget, device)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer) if budget.plateau else None
-    best = _Best(budget.monitor) if budget.patience else None
+    optimizer, scheduler = _optimizer_and_scheduler(model, budget, device)
+    best = _Best(budget.monitor, budget.patience) if budget.patience else None
     epochs = epochs_for(budget, len(train))
-    history: list[EpochLog] = []
+    progress = _Progress()
     logits: dict[str, torch.Tensor] = {}
-    best_logits: dict[str, torch.Tensor] = {}
-    elapsed = 0.0
-    done, stopped = 0, False
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(saved["scheduler"])
-        if best is not None:
-            best.value, best.epoch, best.state = saved["best"]
-        generator.set_state(saved["generator"])
-        restore_random_states(saved)
-        history = [EpochLog(**entry) for entry in saved["history"]]
-        elapsed, done, stopped = saved["elapsed"], saved["epoch"], saved["stopped"]
-        checkpoint.resumed_after = done
-        log.info("%s resuming after epoch %d/%d from %s", name, done, epochs, checkpoint.path)
-    for epoch in range(done + 1, 1 if stopped else epochs + 1):
-        one_epoch = functools.partial(
-            train_one_epoch,
+        progress = _resume(saved, model, optimizer, scheduler, best, generator)
+        checkpoint.resumed_after = progress.epoch
+        log.info("%s resuming after epoch %d/%d from %s", name, progress.epoch, epochs, checkpoint.path)
+    for epoch in range(progress.epoch + 1, 1 if progress.stopped else epochs + 1):
+        entry, logits = _epoch(
             model,
             optimizer,
+            scheduler,
             train,
+            test,
             task,
-            batch_size=budget.batch_size,
-            generator=generator,
-            device=device,
+            budget,
             epoch=epoch,
+            elapsed=progress.elapsed,
+            device=device,
+            generator=generator,
             precision=precision,
         )
-        (train_loss, train_acc), seconds = timed(device, one_epoch)
-        elapsed += seconds
-        lr = optimizer.param_groups[0]["lr"]
-        logits = evaluate(model, test, batch_size=budget.eval_batch_size, device=device, precision=precision)
-        eval_acc = float(task.correct(logits, test.labels)) / len(test)
-        eval_loss = task.loss(logits, test.labels).item()
-        if scheduler is not None:
-            scheduler.step(eval_loss)
-        history.append(EpochLog(epoch, train_loss, train_acc, eval_acc, elapsed, eval_loss, lr))
+        progress.history.append(entry)
+        progress.elapsed, progress.epoch = entry.elapsed_s, epoch
         log.info(
             "%s epoch %d/%d  loss %.4f  train_acc %.4f  eval_acc %.4f  %.1fs",
             name,
             epoch,
             epochs,
-            train_loss,
-            train_acc,
-            eval_acc,
-            elapsed,
+            entry.train_loss,
+            entry.train_acc,
+            entry.eval_acc,
+            entry.elapsed_s,
         )
-        if best is not None:
-            if best.update(model, history[-1]):
-                best_logits = logits
-            elif epoch - best.epoch >= budget.patience:
-                log.info("%s early stop: no better %s for %d epochs", name, budget.monitor, budget.patience)
-                stopped = True
-        if checkpoint is not None and checkpoint.due(final=stopped or epoch == epochs):
-            checkpoint.save(
-                {
-                    "epoch": epoch,
-                    "stopped": stopped,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    "best": (best.value, best.epoch, best.state) if best is not None else None,
-                    "generator": generator.get_state(),
-                    "history": [asdict(entry) for entry in history],
-                    "elapsed": elapsed,
-                }
-            )
-        if stopped:
+        if best is not None and not best.update(model, entry, logits) and best.exhausted(epoch):
+            log.info("%s early stop: no better %s for %d epochs", name, budget.monitor, budget.patience)
+            progress.stopped = True
+        if checkpoint is not None and checkpoint.due(final=progress.stopped or epoch == epochs):
+            checkpoint.save(_saved_state(progress, model, optimizer, scheduler, best, generator))
+        if progress.stopped:
             break
     if best is not None and best.epoch:
         model.load_state_dict(best.state)
-        history[best.epoch - 1].best = True
-        logits = best_logits
+        progress.history[best.epoch - 1].best = True
+        logits = best.logits
     if not logits:  # resumed after the epoch that gave the kept weights: their logits are not in memory
         logits = evaluate(model, test, batch_size=budget.eval_batch_size, device=device, precision=precision)
-    return history, logits
+    return progress.history, logits

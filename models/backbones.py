@@ -22,8 +22,6 @@ import torchvision.models as tvm
 from harness.errors import BenchError, DataUnavailable
 from models._registry import register_model
 
-FEATURES = 1000  # the ImageNet fc's width, which the write-ups' heads read
-
 _TORCHVISION = {
     "resnet18": (tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),
     "resnet34": (tvm.resnet34, tvm.ResNet34_Weights.IMAGENET1K_V1),

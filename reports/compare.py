@@ -119,15 +119,6 @@ def _ranges(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame.groupby("case_id")[column].agg(lambda s: s.max() - s.min() if s.count() > 1 else np.nan).dropna()
 
 
-def seed_spread(frame: pd.DataFrame, metric: str) -> float | None:
-    """Widest max-min of ``metric`` over the cases that ran with more than one seed."""
-    column = f"metrics.{metric}"
-    if column not in frame:
-        return None
-    ranges = _ranges(frame[is_measured(frame)], column)
-    return float(ranges.max()) if len(ranges) else None
-
-
 def _tolerance(base: pd.DataFrame, case_id: str, column: str, ranges: pd.Series) -> tuple[float, str]:
     if case_id in ranges.index:
         return float(ranges[case_id]), "the case's seed range"

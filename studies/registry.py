@@ -11,7 +11,7 @@ instead of repeating the names.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -40,7 +40,6 @@ class Study:
     experiments: tuple[Experiment, ...] = ()
     report: str | None = None  # module whose ``build(frame, ...)`` gives the template's context
     run_alone: bool = False  # measures the machine: runs only when selected by its marker alone
-    extra: dict = field(default_factory=dict)  # e.g. the command that runs it, for the index
 
     @property
     def template(self) -> str:

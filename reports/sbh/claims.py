@@ -18,7 +18,6 @@ from studies import sbh
 
 # "About 2x" in write-up 001: ratios inside this range count as about two.
 ABOUT_TWO = (1.7, 2.3)
-LABEL_TO_STRUCTURE = {info.label: name for name, info in sbh.STRUCTURES.items()}
 
 
 def claims() -> pd.DataFrame:
