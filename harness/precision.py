@@ -26,7 +26,7 @@ PRECISION_CHOICES = ("auto", "fp32", "bf16")
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 # Registry names whose bf16 training step / inference was slower than fp32 on the 2-core EPYC
 # with AVX512-BF16 (median of interleaved blocks in one process, 2026-11-28; the sets that
-# ``studies.perf.precision`` derives from reports/precision/cpu-avx512bf16.json, tested).
+# ``studies.perf.precision`` derives from runs/precision/cpu-avx512bf16.json, tested).
 CPU_FP32_TRAINING: frozenset[str] = frozenset({"sppf"})
 CPU_FP32_INFERENCE: frozenset[str] = frozenset({"lenet5-new", "sppf", "transformer"})
 

@@ -65,9 +65,9 @@ def test_the_smoke_profile_asserts_what_the_shipped_three_seed_records_give():
     """A bar edited by hand, or records added without rerunning the calibration, fails here.
     ``auto`` runs bf16 on a CPU with native bf16 and fp32 elsewhere, so a group calibrated in
     both precisions asserts the lower of its two bars."""
-    reports = Path(__file__).resolve().parents[1] / "reports"
+    runs = Path(__file__).resolve().parents[1] / "runs"
     tables = [
-        group_thresholds([reports / name / "records"], "sbh", "acc_all_heads", seeds=3)
+        group_thresholds([runs / name / "records"], "sbh", "acc_all_heads", seeds=3)
         for name in ("cpu-smoke", "cpu-smoke-bf16")
     ]
     fp32, bf16 = (t["threshold"].dropna() for t in tables)
@@ -80,9 +80,9 @@ def test_the_smoke_profile_asserts_what_the_shipped_three_seed_records_give():
 
 
 def test_the_blocks_writeup_profile_asserts_what_its_shipped_records_give():
-    """Write-up 003's protocol, seeds 0-2 per network (reports/cpu-writeup/records): every network
+    """Write-up 003's protocol, seeds 0-2 per network (runs/cpu-writeup/records): every network
     whose three seeds are in asserts the rule's bar; each network is its own group."""
-    records = Path(__file__).resolve().parents[1] / "reports" / "cpu-writeup" / "records"
+    records = Path(__file__).resolve().parents[1] / "runs" / "cpu-writeup" / "records"
     table = group_thresholds([records], "blocks", "test_acc", seeds=3)
     calibrated = table["threshold"].dropna()
     assert {"vgg", "bottleneck", "csp", "sppf"} <= set(calibrated.index)

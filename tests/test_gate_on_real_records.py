@@ -14,8 +14,8 @@ from fakes import scaled_times
 from reports.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
-NOISE_RUNS = ROOT / "reports/gate-noise/avx512-1thread"
-SMOKE = ROOT / "reports/cpu-smoke/records/sbh"
+NOISE_RUNS = ROOT / "runs/gate-noise/avx512-1thread"
+SMOKE = ROOT / "runs/cpu-smoke/records/sbh"
 STEADY_CASE = "d012-arch4-1-resnet18"  # its time moved at most 1.07x between the study's processes
 
 

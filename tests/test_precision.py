@@ -72,7 +72,7 @@ def test_the_fp32_lists_are_what_the_stored_measurement_gives():
     in the measurement kept in the repository (PERFORMANCE.md, "Precision")."""
     from studies.perf.precision import slower_in_bf16
 
-    stored = json.loads((ROOT / "reports" / "precision" / "cpu-avx512bf16.json").read_text())
+    stored = json.loads((ROOT / "runs" / "precision" / "cpu-avx512bf16.json").read_text())
     assert slower_in_bf16(stored, "train_images_per_s") == prec.CPU_FP32_TRAINING
     assert slower_in_bf16(stored, "inference_images_per_s") == prec.CPU_FP32_INFERENCE
 

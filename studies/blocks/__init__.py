@@ -92,7 +92,7 @@ WRITEUP_RESULT_THRESHOLDS = {
     "transformer": {"test_acc": 0.88},
     REFERENCE: {"test_acc": 0.98},
 }
-# The writeup profile: seeds 0-2 of ours on this project's CPU (reports/cpu-writeup/records), by
+# The writeup profile: seeds 0-2 of ours on this project's CPU (runs/cpu-writeup/records), by
 # the smoke rule. SPPF's test accuracy jumps between epochs (seed 2: 0.970 after epoch 8, 0.9285
 # after 9; the author's own curve dips by 0.014), so its three seeds span 0.042 and set its margin.
 # The transformer's seeds span 0.015 (0.9057-0.9207), which sets its margin (docs/thresholds.md).
