@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import models
+from harness import judge
 from harness.context import PROFILE_CHOICES, RunContext, check_weights, resolve_profile
 from harness.errors import BenchError, CaseFailed, CaseSkipped
 from harness.mnist import DATA_ROOT_ENV, default_data_root
@@ -142,6 +143,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"backbone-bench: profile={ctx.profile} device={ctx.device} ({device_label(ctx.device)}) seed={ctx.seed} "
         f"weights={ctx.weights} precision={session_precision(ctx.precision, ctx.device)}",
         f"backbone-bench: data-root={ctx.data_root} results-dir={ctx.results_dir}",
+        *(
+            f"backbone-bench: UNCALIBRATED under profile {ctx.profile}: {study.name} {', '.join(names)} assert only "
+            f"the untrained floor {judge.FLOOR} (no calibration runs; docs/thresholds.md)"
+            for study in STUDIES.values()
+            if study.uncalibrated and (names := study.uncalibrated(ctx.profile))
+        ),
     ]
 
 

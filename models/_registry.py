@@ -6,10 +6,11 @@ Each builder belongs to a family (``backbone``, ``sbh``, ...) so that a grid can
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 
 import torch.nn as nn
+
+from models import catalogue
 
 Builder = Callable[..., nn.Module]
 _BUILDERS: dict[str, tuple[str, Builder]] = {}
@@ -17,6 +18,8 @@ _BUILDERS: dict[str, tuple[str, Builder]] = {}
 
 def register_model(name: str, *, family: str) -> Callable[[Builder], Builder]:
     def wrap(builder: Builder) -> Builder:
+        if name not in catalogue.FAMILIES.get(family, ()):
+            raise ValueError(f"model name {name!r} is not in family {family!r} of models/catalogue.py; add it there")
         if name in _BUILDERS:
             # A silent overwrite would make two files disagree about what a name means.
             raise ValueError(f"model name {name!r} is already registered")
@@ -24,13 +27,6 @@ def register_model(name: str, *, family: str) -> Callable[[Builder], Builder]:
         return builder
 
     return wrap
-
-
-def list_models(pattern: str = "*", *, family: str | None = None) -> list[str]:
-    """Registered names matching a glob, in registration order (the order of the case grid)."""
-    return [
-        name for name, (fam, _) in _BUILDERS.items() if fnmatch.fnmatchcase(name, pattern) and family in (None, fam)
-    ]
 
 
 def describe(name: str) -> str:
@@ -42,5 +38,5 @@ def create(name: str, *, family: str | None = None, **kwargs) -> nn.Module:
     entry = _BUILDERS.get(name)
     if entry is None or family not in (None, entry[0]):
         kind = family or "model"
-        raise ValueError(f"unknown {kind} {name!r}; valid names: {', '.join(list_models(family=family))}")
+        raise ValueError(f"unknown {kind} {name!r}; valid names: {', '.join(catalogue.names(family=family))}")
     return entry[1](**kwargs)

@@ -20,12 +20,13 @@ import torch.nn as nn
 import torchvision.models as tvm
 
 from harness.errors import BenchError, DataUnavailable
+from models import catalogue
 from models._registry import register_model
 
+# The catalogue's backbones, as torchvision builders and the ImageNet weights each loads.
 _TORCHVISION = {
-    "resnet18": (tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),
-    "resnet34": (tvm.resnet34, tvm.ResNet34_Weights.IMAGENET1K_V1),
-    "resnet50": (tvm.resnet50, tvm.ResNet50_Weights.IMAGENET1K_V1),
+    name: (getattr(tvm, builder), getattr(tvm, weights).IMAGENET1K_V1)
+    for name, (builder, weights) in catalogue.BACKBONES.items()
 }
 
 
@@ -92,19 +93,13 @@ def build(name: str, weights: str | Path | None = None) -> Backbone:
     return Backbone(net, label)
 
 
-@register_model("resnet18", family="backbone")
-def resnet18(weights=None) -> Backbone:
-    """torchvision ResNet-18, 1-channel conv1, 1000-d output."""
-    return build("resnet18", weights)
+def _register(name: str) -> None:
+    def builder(weights=None) -> Backbone:
+        return build(name, weights)
+
+    builder.__doc__ = f"torchvision {_TORCHVISION[name][0].__name__}, 1-channel conv1, 1000-d output."
+    register_model(name, family="backbone")(builder)
 
 
-@register_model("resnet34", family="backbone")
-def resnet34(weights=None) -> Backbone:
-    """torchvision ResNet-34, 1-channel conv1, 1000-d output."""
-    return build("resnet34", weights)
-
-
-@register_model("resnet50", family="backbone")
-def resnet50(weights=None) -> Backbone:
-    """torchvision ResNet-50, 1-channel conv1, 1000-d output."""
-    return build("resnet50", weights)
+for _name in catalogue.BACKBONES:
+    _register(_name)

@@ -40,6 +40,8 @@ class Study:
     experiments: tuple[Experiment, ...] = ()
     report: str | None = None  # module whose ``build(frame, ...)`` gives the template's context
     run_alone: bool = False  # measures the machine: runs only when selected by its marker alone
+    # profile -> the models whose cases assert only the untrained floor there (no calibrated bar)
+    uncalibrated: Callable[[str], list[str]] | None = None
 
     @property
     def template(self) -> str:

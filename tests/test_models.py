@@ -1,4 +1,7 @@
+import subprocess
+import sys
 import urllib.error
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,6 +11,7 @@ import models
 from harness.errors import BenchError, DataUnavailable
 from models import backbones
 from models._registry import register_model
+from studies import sbh
 from studies.sbh import STRUCTURES
 
 
@@ -146,3 +150,45 @@ def test_registry_refuses_a_taken_name():
 
 def test_list_models_glob():
     assert models.list_models("arch4*") == ["arch4-1", "arch4-2"]
+
+
+def test_every_catalogued_name_is_registered_and_nothing_else_can_be():
+    from models import _registry, catalogue
+
+    models.describe("arch2")  # loads the model files
+    assert sorted(_registry._BUILDERS) == sorted(catalogue.names())
+    with pytest.raises(ValueError, match=r"not in family 'backbone' of models/catalogue\.py"):
+        _registry.register_model("resnet101", family="backbone")(lambda: None)
+
+
+def test_listing_names_imports_no_torch():
+    code = "import sys, models; models.list_models(); from studies import STUDIES; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_a_backbone_without_calibrated_bars_is_named_in_the_header(pytester_header):
+    assert sbh.uncalibrated("smoke") == [] and sbh.uncalibrated("writeup") == []
+    assert sbh.uncalibrated("full") == list(sbh.BACKBONES)
+    assert "UNCALIBRATED under profile full: sbh resnet18, resnet34, resnet50" in pytester_header("full")
+    assert "UNCALIBRATED" not in pytester_header("smoke")
+
+
+@pytest.fixture
+def pytester_header():
+    root = Path(__file__).resolve().parents[1]
+
+    def header(profile: str) -> str:
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "benchmarks",
+            "--collect-only",
+            "--profile",
+            profile,
+            "-p",
+            "no:cacheprovider",
+        ]
+        return subprocess.run(command, cwd=root, capture_output=True, text=True, check=False).stdout
+
+    return header

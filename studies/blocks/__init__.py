@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.settings import InputPrep, TimingRounds
+from models import catalogue
 from studies.registry import Study
 from studies.writeups import rows, table
 
@@ -25,9 +26,9 @@ NAME = "blocks"
 LR = 1e-3  # the author's training script: Adam, lr 1e-3, no scheduler
 # ToTensor() + Normalize((0.5,), (0.5,)) on 28x28: pixels map to [-1, 1].
 INPUT = InputPrep(mean=0.5, std=0.5)
-REFERENCE = "exp3"  # the heatmap partner of write-up 003
-# Registry names of the block networks, in the write-up's order of sections.
-NETWORKS = ("vgg", "bottleneck", "csp", "sppf", "transformer")
+(REFERENCE,) = catalogue.FAMILIES["reference"]  # the heatmap partner of write-up 003
+# The catalogue's block networks (models/catalogue.py), in the write-up's order of sections.
+NETWORKS = catalogue.FAMILIES["blocks"]
 # The author's batch sizes (train and test; the transformer was cut to 50 for memory).
 WRITEUP_BATCH = {"vgg": 200, "bottleneck": 200, "transformer": 50, "csp": 100, "sppf": 100, REFERENCE: 200}
 # Parameter counts of the author's networks as built (seeds/reference/003/README.md).
