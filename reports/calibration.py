@@ -1,21 +1,37 @@
 """``python -m reports calibrate RESULTS... --study S --metric M``: the spread of one metric
-over seeded runs, per case, as the Markdown table that docs/thresholds.md quotes.
+over seeded runs, per case (``--groups``: per threshold group, with the bar the rule gives),
+as the Markdown tables that docs/thresholds.md quotes.
 
-Thresholds are set from such tables (AlgoPerf-style: several seeded runs of each case, not
-one lucky run); rerun this after changing a budget and update the profile and the doc.
+``python -m reports calibrate --write STUDY...`` writes each study's ``thresholds.json`` (the
+one source its profiles read, ``studies/thresholds.py``) from the records and write-up results
+its ``Study.calibrations`` name; ``--check`` compares instead of writing and exits 1 when a
+file differs. Thresholds are set from several seeded runs of each case, not one lucky run
+(as AlgoPerf does); rerun ``--write`` after changing a budget or adding records.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
 
 from harness import judge
+from harness.fileio import atomic_write_bytes
 from reports.load import collect, precision
 from reports.render import md_table
+from studies import STUDIES, thresholds
+from studies.registry import Calibration
+
+ROOT = Path(__file__).resolve().parents[1]
+RULE = (
+    "per group: floor to 0.01 of (lowest run - max(0.01, widest seed range)), never below the floor 0.5; "
+    "a group with a run below the floor, or whose authors' runs collapsed, is seed-gated at that bar "
+    "(2 of seeds 0-2 must reach it); write-up bars: the authors' lowest run minus 0.01 (docs/thresholds.md)"
+)
 
 
 def one_precision(df: pd.DataFrame, paths: list[Path], by: str) -> None:
@@ -64,8 +80,8 @@ def group_thresholds(paths: list[Path], study: str, metric: str, seeds: int = 1)
     """
     df = collect(paths).study(study)
     column, group = f"metrics.{metric}", "params.threshold_group"
-    if not df.empty and group not in df:
-        df[group] = df["case_id"]  # a study without threshold groups (blocks): each case is its own
+    if not df.empty:  # a study without threshold groups (blocks): each case is its own
+        df[group] = df[group].fillna(df["case_id"]) if group in df else df["case_id"]
     if df.empty or column not in df or group not in df:
         raise SystemExit(f"error: no {study} records with {group} and metrics.{metric} in {', '.join(map(str, paths))}")
     df = df[df[column].notna()]
@@ -133,10 +149,74 @@ def _row(name, runs, fewest, collapsed, lowest, widest, source, threshold, rule=
     }
 
 
+def _number(value) -> float | None:
+    return None if pd.isna(value) else round(float(value), 6)
+
+
+def _from_records(study: str, calibration: Calibration, root: Path) -> dict:
+    tables = {
+        folder: group_thresholds([root / folder], study, calibration.metric, calibration.seeds)
+        for folder in calibration.records
+    }
+    unstable = calibration.unstable() if calibration.unstable else set()
+    minimums, gates, evidence = {}, {}, {}
+    for group in sorted(set().union(*(table.index for table in tables.values()))):
+        rows = [
+            (f, t.loc[group]) for f, t in tables.items() if group in t.index and pd.notna(t.loc[group, "threshold"])
+        ]
+        if not rows:
+            continue  # a case still lacks seeds: the group keeps the floor until it has them
+        bar = min(float(row["threshold"]) for _, row in rows)
+        if group in unstable or any(row["rule"].startswith("seed gate") for _, row in rows):
+            gates[group] = {"metric": calibration.metric, "bar": bar}
+        else:
+            minimums[group] = {calibration.metric: bar}
+        evidence[group] = [
+            {
+                "records": folder,
+                "runs": int(row["runs"]),
+                "collapsed": int(row["collapsed"]),
+                "lowest": _number(row["lowest"]),
+                "widest range": _number(row["widest range"]),
+                "range from": row["range from"],
+                "bar": float(row["threshold"]),
+            }
+            for folder, row in rows
+        ]
+    source = f"records: {', '.join(calibration.records)} ({calibration.seeds} seeds per case; the lowest bar over them)"
+    return {"source": source, "minimums": minimums, "seed_gates": gates, "evidence": evidence}
+
+
+def _from_writeup(calibration: Calibration) -> dict:
+    minimums, gates = calibration.writeup()
+    return {
+        "source": "the write-ups' own results (studies/writeups/): the authors' lowest run per group minus 0.01",
+        "minimums": minimums,
+        "seed_gates": {group: {"metric": gate.metric, "bar": gate.bar} for group, gate in gates.items()},
+    }
+
+
+def study_thresholds(study: str, root: Path = ROOT) -> dict:
+    """What ``studies/<study>/thresholds.json`` must hold, computed from scratch."""
+    profiles = {
+        c.profile: _from_writeup(c) if c.writeup else _from_records(study, c, root) for c in STUDIES[study].calibrations
+    }
+    return {
+        "study": study,
+        "written_by": f"python -m reports calibrate --write {study}",
+        "rule": RULE,
+        "profiles": profiles,
+    }
+
+
+def as_json(content: dict) -> str:
+    return json.dumps(content, indent=1, ensure_ascii=False) + "\n"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", nargs="+", type=Path)
-    parser.add_argument("--study", required=True)
-    parser.add_argument("--metric", required=True)
+    parser.add_argument("results", nargs="*", type=Path)
+    parser.add_argument("--study")
+    parser.add_argument("--metric")
     parser.add_argument(
         "--groups", action="store_true", help="per threshold group, with the threshold the documented rule gives"
     )
@@ -146,9 +226,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="with --groups: leave out the threshold of a group a case of which has fewer seeds than this",
     )
+    parser.add_argument(
+        "--write", nargs="+", metavar="STUDY", help="write these studies' thresholds.json from their calibrations"
+    )
+    parser.add_argument("--check", action="store_true", help="with --write: compare with the files, write nothing")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.write:
+        return _write(args.write, check=args.check)
+    if not args.results or not args.study or not args.metric:
+        print("error: give RESULTS... --study S --metric M, or --write STUDY...", file=sys.stderr)
+        return 2
     print(
         md_table(
             group_thresholds(args.results, args.study, args.metric, args.seeds)
@@ -156,4 +245,31 @@ def run(args: argparse.Namespace) -> int:
             else spread(args.results, args.study, args.metric)
         )
     )
+    return 0
+
+
+def _write(studies: list[str], *, check: bool) -> int:
+    calibrated = [name for name, study in STUDIES.items() if study.calibrations]
+    unknown = [name for name in studies if name not in calibrated]
+    if unknown:
+        print(
+            f"error: {', '.join(unknown)}: no calibrations; studies with some: {', '.join(calibrated)}", file=sys.stderr
+        )
+        return 2
+    stale = []
+    for name in studies:
+        text = as_json(study_thresholds(name))
+        file = thresholds.path(name)
+        if check:
+            if not file.exists() or file.read_text() != text:
+                stale.append(str(file))
+            continue
+        atomic_write_bytes(file, text.encode())
+        print(f"wrote {file}")
+    if stale:
+        print(
+            f"error: {', '.join(stale)} differ from the records; run `python -m reports calibrate --write`",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -1,7 +1,7 @@
 """``python -m reports noise RUN_DIR RUN_DIR ...``: how often the gate cries wolf, and what it catches.
 
 Each RUN_DIR holds the records of one same-commit rerun of the same cases (each run in its own
-processes). Every ordered pair of runs goes through ``reports.compare.compare`` as baseline
+processes). Every ordered pair of runs goes through ``reports.gate.compare`` as baseline
 and current: any regression there is a false alarm. Then, for each pair and each case, that
 case's timed rounds in the current run are multiplied by a planted factor (its probe left
 alone, as a real slowdown of the code would leave it) and the gate must flag it. Prints the
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.compare import HOST_SPEED_KEYS, INSTRUCTION_BOUND, TIME_ALPHA, TIME_BOUND, compare, load_side
+from reports.gate import compare, load_side
+from reports.gate.settings import HOST_SPEED_KEYS, INSTRUCTION_BOUND, TIME_ALPHA, TIME_BOUND, GateSettings
 from reports.stats import relative_spread
 
 PLANTED = (1.1, 1.2, 1.3, 1.4, 1.5)
@@ -49,7 +50,7 @@ def measure(
     alarms, ratios = [], []
     gate = {"time_bound": bound, "time_alpha": alpha, "instruction_bound": instruction_bound, "host_keys": host_keys}
     for i, j in pairs:
-        table = compare(runs[i], runs[j], **gate).table
+        table = compare(runs[i], runs[j], GateSettings(**gate)).table
         alarms += [
             f"{r.study}/{r.case_id} {r.metric} (runs {i + 1} -> {j + 1})"
             for r in table.itertuples()
@@ -64,7 +65,7 @@ def measure(
         hits = total = 0
         missed[factor] = []
         for (i, j), key in itertools.product(pairs, cases):
-            table = compare(runs[i], _slowed(runs[j], key, factor), **gate).table
+            table = compare(runs[i], _slowed(runs[j], key, factor), GateSettings(**gate)).table
             flagged = table[
                 (table["verdict"] == "REGRESSION") & (table["case_id"] == key[1]) & (table["kind"] == "time")
             ]
@@ -107,7 +108,7 @@ def planted_verdicts(runs: list[pd.DataFrame], planted: list[pd.DataFrame], gate
     the gate flagged, and the median change it saw."""
     rows = []
     for base, slowed in itertools.product(runs, planted):
-        table = compare(base, slowed, **gate).table
+        table = compare(base, slowed, GateSettings(**gate)).table
         table = table[table["ratio"].notna()]
         rows += [
             {"case": r.case_id, "gate": r.metric, "flagged": r.verdict == "REGRESSION", "ratio": r.ratio}

@@ -30,6 +30,26 @@ class Experiment:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """Where one profile's bars come from; ``python -m reports calibrate --write STUDY`` applies
+    the documented rule (harness/judge.py, docs/thresholds.md) and writes the study's
+    ``thresholds.json``, which the profile reads.
+
+    Either our committed records (``records``: folders relative to the checkout, one per
+    precision; a group that ran in several gets the lowest bar; a case needs ``seeds`` seeds
+    before its group gets a bar), or the write-ups' own results (``writeup``: returns the bars,
+    ``({group: {metric: bar}}, {group: bar of a seed gate})``, from studies/writeups)."""
+
+    profile: str
+    metric: str = ""
+    records: tuple[str, ...] = ()
+    seeds: int = 3
+    # Groups gated on seeds whatever our runs show (the authors' own runs of them collapsed).
+    unstable: Callable[[], set[str]] | None = None
+    writeup: Callable[[], tuple[dict, dict]] | None = None
+
+
+@dataclass(frozen=True)
 class Study:
     name: str  # folder of its records, the reports' file name, the pytest marker
     title: str
@@ -40,6 +60,9 @@ class Study:
     experiments: tuple[Experiment, ...] = ()
     report: str | None = None  # module whose ``build(frame, ...)`` gives the template's context
     run_alone: bool = False  # measures the machine: runs only when selected by its marker alone
+    # The regression gate's rules that apply to its records (reports/gate/): what its metrics mean.
+    gate_rules: tuple[str, ...] = ("accuracy", "seeds", "time", "instructions", "status")
+    calibrations: tuple[Calibration, ...] = ()  # the profiles whose bars studies/<name>/thresholds.json holds
     # profile -> the models whose cases assert only the untrained floor there (no calibrated bar)
     uncalibrated: Callable[[str], list[str]] | None = None
 

@@ -88,3 +88,24 @@ def test_the_blocks_writeup_profile_asserts_what_its_shipped_records_give():
     assert {"vgg", "bottleneck", "csp", "sppf"} <= set(calibrated.index)
     for network, threshold in calibrated.items():
         assert blocks.PROFILES["writeup"].thresholds[network]["test_acc"] == pytest.approx(threshold), network
+
+
+def test_each_threshold_file_is_what_the_rule_gives_over_the_committed_records(capsys):
+    """One source of the bars: studies/<study>/thresholds.json, recomputed here from the records
+    and write-up results it names; a bar edited by hand or records added without `--write` fail."""
+    import json
+
+    from reports.__main__ import main
+    from reports.calibration import as_json, study_thresholds
+    from studies import thresholds
+
+    for study in ("sbh", "blocks"):
+        assert as_json(study_thresholds(study)) == thresholds.path(study).read_text(), study
+    assert main(["calibrate", "--write", "sbh", "blocks", "--check"]) == 0
+    assert sbh.PROFILES["smoke"].thresholds == thresholds.minimums("sbh", "smoke")
+    assert blocks.PROFILES["writeup"].thresholds == thresholds.minimums("blocks", "writeup")
+    edited = json.loads(thresholds.path("sbh").read_text())
+    edited["profiles"]["smoke"]["minimums"]["writeup001/resnet18"]["acc_all_heads"] += 0.01
+    assert as_json(edited) != as_json(study_thresholds("sbh")), "a hand-edited bar is told apart"
+    assert main(["calibrate", "--write", "emnist"]) == 2
+    assert "no calibrations" in capsys.readouterr().err

@@ -19,7 +19,8 @@ import studies.writeups as writeups
 from harness import judge
 from harness.settings import Budget, SeedGate, TimingRounds
 from models import catalogue
-from studies.registry import Experiment, Study
+from studies import thresholds
+from studies.registry import Calibration, Experiment, Study
 
 NAME = "sbh"
 BASE_LR = 1e-4
@@ -178,7 +179,6 @@ _WRITEUP_BUDGET = Budget(
     epochs=100, batch_size=32, lr=BASE_LR, optimizer="adamw", patience=10, monitor="accuracy", precision="fp32"
 )
 
-# Thresholds: see docs/thresholds.md for the calibration runs they come from.
 PROFILES = {
     "smoke": SbhSettings(
         # 96 Adam steps at batch 32: one epoch of the 3,072-image grid subset; the sweeps'
@@ -190,29 +190,11 @@ PROFILES = {
         # Five rounds: the fewest with which the gate's rank test can reach its alpha on one
         # seed (reports/compare.py; 5 against 5 rounds: p >= 1/252).
         timing=TimingRounds(rounds=5, warmup=0),
-        # Seeds 0-2 behind every group, the documented rule's value (docs/thresholds.md; a test
-        # recomputes them from the shipped records).
-        thresholds={
-            "combos/resnet18": {"acc_all_heads": 0.94},  # (4)-2 on digits 6, 8, 9: 0.9599-0.9684
-            "lr/lr1.5e-4/resnet18": {"acc_all_heads": 0.92},
-            "lr/lr5e-4/resnet18": {"acc_all_heads": 0.63},  # three seeds: (1) 0.7960-0.9616
-            "lr/lr1.5e-3/resnet18": {"acc_all_heads": 0.72},
-            "size/n400/resnet18": {"acc_all_heads": 0.85},
-            "size/n2000/resnet18": {"acc_all_heads": 0.92},
-            "size/n4800/resnet18": {"acc_all_heads": 0.93},
-            "size/n10000/resnet18": {"acc_all_heads": 0.94},
-            # Write-up 001's grid: three seeds in fp32 and three in bf16, the lower bar of the two.
-            "writeup001/resnet18": {"acc_all_heads": 0.95},  # fp32: (3) spans 0.9813-0.9930
-            "writeup001/resnet34": {"acc_all_heads": 0.94},  # fp32: (1) spans 0.9660-0.9889
-            "writeup001/resnet50": {"acc_all_heads": 0.75},  # bf16: (1) spans 0.8478-0.9358
-        },
-        # Unstable: at 3.5e-3 (4)-1 collapsed to chance in seed 0 (bar: the rule over the 14 of 15 runs
-        # that converged); at 5e-3 the authors' own runs collapsed (bar: the floor; none of our 15 runs
-        # collapsed, but (3) spans 0.72-0.98 and the rule gives 0.45). docs/thresholds.md, "Unstable groups".
-        seed_gates={
-            "lr/lr3.5e-3/resnet18": SeedGate("acc_all_heads", bar=0.87),
-            "lr/lr5e-3/resnet18": SeedGate("acc_all_heads", bar=0.5),
-        },
+        # Seeds 0-2 behind every group by the documented rule (studies/sbh/thresholds.json, written by
+        # `python -m reports calibrate --write sbh`; docs/thresholds.md). Unstable groups (a seed at
+        # chance, or the authors' own runs collapsed) are judged on how many seeds converge.
+        thresholds=thresholds.minimums(NAME, "smoke"),
+        seed_gates=thresholds.seed_gates(NAME, "smoke"),
         deviation="fixed 96 Adam steps from random init, last weights tested, logits into cross-entropy, "
         "no validation split; write-up 001/000's grid cases on a balanced 3,072-image subset",
     ),
@@ -231,8 +213,8 @@ PROFILES = {
         softmax_loss=True,
         weights="imagenet",
         timing=TimingRounds(rounds=10, warmup=2),
-        thresholds=writeup_thresholds(),
-        seed_gates=writeup_seed_gates(),
+        thresholds=thresholds.minimums(NAME, "writeup"),
+        seed_gates=thresholds.seed_gates(NAME, "writeup"),
         deviation="",
     ),
 }
@@ -440,4 +422,15 @@ STUDY = Study(
     experiments=EXPERIMENTS,
     report="reports.sbh",
     uncalibrated=uncalibrated,
+    calibrations=(
+        # fp32 and bf16 runs of the same cases: a group that ran in both asserts the lower bar
+        # (auto runs bf16 on a CPU with native bf16, fp32 elsewhere).
+        Calibration(
+            "smoke",
+            "acc_all_heads",
+            records=("runs/cpu-smoke/records", "runs/cpu-smoke-bf16/records"),
+            unstable=lambda: set(writeup_seed_gates()),
+        ),
+        Calibration("writeup", writeup=lambda: (writeup_thresholds(), writeup_seed_gates())),
+    ),
 )
