@@ -2,10 +2,10 @@
 
 A study module (``studies/<name>/__init__.py``) is a torch-free definition: its cases as
 data, its profiles, its experiments (each a pytest marker), the write-ups it reproduces, and
-where its report lives. The training side of a study is ``studies/<name>/plan.py``, which
-turns a case into a ``harness.lifecycle.CasePlan``. ``benchmarks/``, ``conftest.py``,
-``python -m reports`` and ``reports compare`` read ``STUDIES`` (``studies/__init__.py``)
-instead of repeating the names.
+where its report lives, which gate rules apply to its records and where its bars come from.
+The measuring side of a study is ``studies/<name>/plan.py``, which turns a case into a job for
+the one runner (``harness.runner``). ``benchmarks/``, ``conftest.py`` and ``python -m reports``
+read ``STUDIES`` (``studies/__init__.py``) instead of repeating the names.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def test_saving_waits_for_the_interval_but_never_skips_the_last_epoch(tmp_path):
 
 @pytest.mark.slow
 def test_an_interrupted_case_resumes_under_skip_done_and_cleans_up(run_context, mnist_root, tmp_path, monkeypatch):
-    """Through the lifecycle: the stopped case leaves only its state (no record), the rerun
+    """Through the runner: the stopped case leaves only its state (no record), the rerun
     resumes after epoch 1, says so in its record, scores what an uninterrupted run scores, and
     leaves no state behind."""
     monkeypatch.setattr(harness.checkpoint, "SAVE_EVERY_S", 0.0)

@@ -13,9 +13,9 @@ The epoch cases (``EPOCH_CASES``, CUDA only) time whole harness epochs at EMNIST
 write-up 004's GPU seconds per epoch.
 
 This module is the torch-free definition; ``studies/perf/plan.py`` measures the pipelines.
-The perf cases do not go through ``harness.lifecycle.run_case``: they train no model to a
-budget and score none; they time three input pipelines against each other in one process.
-They share its record, judging and skip-if-done steps.
+They train no model to a budget and score none: their measure step times three input
+pipelines against each other in one process, and the one runner (``harness.runner``) does
+the rest, as for every study.
 """
 
 from __future__ import annotations
