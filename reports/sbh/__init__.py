@@ -37,6 +37,46 @@ from reports.sbh.tables import (
 )
 from studies import sbh
 
+# What the template says of write-up 000's sweeps (the study's own definition).
+SWEEPS = {
+    "sizes": sbh.TRAIN_SIZES,
+    "buckets": sbh.SIZE_BUCKETS,
+    "rates": [sbh.lr_tag(v).removeprefix("lr") for v in sbh.LEARNING_RATES],
+    "lr_images": sbh.LR_SWEEP_TRAIN_SIZE,
+    "digits": ",".join(map(str, sbh.SWEEP_DIGITS)),
+}
+
+
+def combo_section(digits: str, group: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict:
+    """One digit combination trained on the profile's standard budget: its cases, summary and bar figures."""
+    tag = sbh.digits_tag(tuple(int(d) for d in digits.split(",")))
+    flagged = failed_mask(group)
+    section = {
+        "digits": digits,
+        "tag": tag,
+        "command": reproduce_command(group["experiment"].iloc[0], digits),
+        "figures": [],
+        "summary": summary(group),
+        "cases": group,
+        "legend": markers.footnote(group["marks"]),
+    }
+    for metric, title in [*ACCURACY_METRICS.items(), ("inference_s", "inference time (s)")]:
+        is_time = metric == "inference_s"
+        fmt = ".3f" if is_time else ".4f"
+        path = grouped_bars(
+            pivot(group, metric),
+            figures_dir / f"{tag}_{metric}.png",
+            title=f"{'inference time for the test subset' if is_time else title} - digits {digits}",
+            ylabel="seconds (median of rounds)" if is_time else "test accuracy",
+            zoom=not is_time,
+            flagged=flagged,
+            errors=ci_pivot(group, metric),
+        )
+        section["figures"].append(
+            {**figure_entry(path, link_prefix, title, shown(group, metric, fmt), fmt), "metric": metric}
+        )
+    return section
+
 
 def build(
     df_all: pd.DataFrame,
@@ -80,47 +120,14 @@ def build(
         "sections": [],
         "writeup000": {name: part for name, part in writeup000.items() if part is not None},
         "writeup000_summary": writeup000_summary(writeup000),
-        "sweeps": {
-            "sizes": sbh.TRAIN_SIZES,
-            "buckets": sbh.SIZE_BUCKETS,
-            "rates": [sbh.lr_tag(v).removeprefix("lr") for v in sbh.LEARNING_RATES],
-            "lr_images": sbh.LR_SWEEP_TRAIN_SIZE,
-            "digits": ",".join(map(str, sbh.SWEEP_DIGITS)),
-        },
+        "sweeps": SWEEPS,
     }
     # One section per digit combo trained on the profile's standard budget (the sweeps have their own).
     per_combo = (
         measured[measured["experiment"].isin(["writeup001", "combos", "custom"])] if not measured.empty else measured
     )
     for digits, group in per_combo.groupby("digits", sort=True) if not per_combo.empty else []:
-        tag = sbh.digits_tag(tuple(int(d) for d in digits.split(",")))
-        flagged = failed_mask(group)
-        experiment = group["experiment"].iloc[0]
-        section = {
-            "digits": digits,
-            "tag": tag,
-            "command": reproduce_command(experiment, digits),
-            "figures": [],
-            "summary": summary(group),
-            "cases": group,
-            "legend": markers.footnote(group["marks"]),
-        }
-        for metric, title in [*ACCURACY_METRICS.items(), ("inference_s", "inference time (s)")]:
-            is_time = metric == "inference_s"
-            fmt = ".3f" if is_time else ".4f"
-            path = grouped_bars(
-                pivot(group, metric),
-                figures_dir / f"{tag}_{metric}.png",
-                title=f"{'inference time for the test subset' if is_time else title} - digits {digits}",
-                ylabel="seconds (median of rounds)" if is_time else "test accuracy",
-                zoom=not is_time,
-                flagged=flagged,
-                errors=ci_pivot(group, metric),
-            )
-            section["figures"].append(
-                {**figure_entry(path, link_prefix, title, shown(group, metric, fmt), fmt), "metric": metric}
-            )
-        context["sections"].append(section)
+        context["sections"].append(combo_section(digits, group, figures_dir, link_prefix))
     context["significance"] = significance(df)
     context["significance_table"] = significance_table(context["significance"])
     context["pareto"] = pareto_part(df, figures_dir, link_prefix)
