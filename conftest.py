@@ -3,6 +3,7 @@ place where the harness's skip and failure (``harness.errors``) become pytest ou
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{marker}: {text}")
     opt = config.option
     try:
-        device = resolve_device(opt.device)
+        device = resolve_device(opt.device, worker=os.environ.get("PYTEST_XDIST_WORKER"))
         profile = resolve_profile(opt.profile, device)
         config.sbh_extra_digits = [parse_digits(text) for text in opt.digits]
         weights = check_weights(opt.weights)

@@ -17,11 +17,23 @@ from harness.errors import BenchError
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
-def resolve_device(name: str) -> torch.device:
+def worker_gpu(worker: str | None, device_count: int) -> str:
+    """The GPU of a pytest-xdist worker under ``--device auto``: ``cuda:<worker index mod device
+    count>``, so ``pytest -n 8`` on an 8-GPU box gives each worker its own GPU; plain ``cuda``
+    (the current device) outside xdist."""
+    if not worker or not worker.startswith("gw") or not worker[2:].isdigit() or device_count < 1:
+        return "cuda"
+    return f"cuda:{int(worker[2:]) % device_count}"
+
+
+def resolve_device(name: str, worker: str | None = None) -> torch.device:
+    """``worker``: pytest-xdist's worker id (``$PYTEST_XDIST_WORKER``), which picks the GPU under ``auto``."""
     if name not in DEVICE_CHOICES and not name.startswith("cuda:"):
         raise BenchError(f"unknown device {name!r}; valid choices: {', '.join(DEVICE_CHOICES)}, cuda:N")
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        return torch.device(worker_gpu(worker, torch.cuda.device_count()))
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise BenchError(f"--device {name} asked for, but torch sees no CUDA device here; use --device cpu or auto")
@@ -56,6 +68,9 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def configure_backends(device: torch.device, *, deterministic: bool) -> None:
     if device.type == "cuda":
+        if device.index is not None:
+            # A worker's GPU is also its current device, so calls that take none (cache, RNG) stay on it.
+            torch.cuda.set_device(device)
         # Autotuned kernels are faster but may differ run to run; deterministic runs give that up.
         torch.backends.cudnn.benchmark = not deterministic
         torch.backends.cudnn.deterministic = deterministic
@@ -126,6 +141,8 @@ def machine_info(device: torch.device) -> dict:
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["gpu_driver"] = _nvidia_driver()
+        # Which GPU of the box: times are per GPU (the fingerprint holds the model, not the index).
+        info["gpu_index"] = device.index if device.index is not None else torch.cuda.current_device()
     return info
 
 
