@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reports import calibration, compare, drill, fp32_vs_bf16, noise
+from reports import calibration, compare, drill, fp32_vs_bf16, history, noise
 from reports.i18n import LANGUAGES
 from reports.load import collect_and_warn
 from reports.render import render_all
@@ -75,6 +75,7 @@ COMMANDS = {
     "noise": ("the gate's false alarms and catches over same-commit reruns", noise.add_arguments, noise.run),
     "drill": ("prove the gate works on a run's records", drill.add_arguments, drill.run),
     "fp32-vs-bf16": ("paired fp32/bf16 runs of the same cases", fp32_vs_bf16.add_arguments, fp32_vs_bf16.run),
+    "history": ("keep every run's records in one SQLite store (history add)", history.add_arguments, history.run),
 }
 
 
