@@ -41,6 +41,10 @@ instructions        version 3, study perf_instructions (else empty): total (call
                     (the largest 25), valgrind, cpu_capability (SIMD level inside valgrind),
                     threads, identity (16 hex digits: what the count depends on besides the
                     code, harness/callgrind.py)
+side_by_side        version 5, study speed (else empty): networks timed round-robin in one
+                    process: unit, phases, rounds, warmup_rounds, order ("seeded permutation
+                    per round"), and per network (``networks``) its build, batch, params,
+                    flops_per_image, peak memory and ``rounds_s`` {phase: every round's seconds}
 budget              epochs (the cap under early stopping), batch_size, lr, optimizer, patience,
                     monitor, min_steps, train_images, test_images, epochs_trained
 environment         machine: cpu, gpu, driver, torch/torchvision/cuda versions, threads;
@@ -65,11 +69,12 @@ import numpy as np
 
 from harness.fileio import atomic_write_bytes
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Version 1 lacks timing.rounds_s and the environment's fingerprint and probe: its accuracies
 # and statuses are still compared, its timings are not gated (reports/compare.py). Version 3
-# adds ``instructions``, version 4 ``seed_gate``; every other field means what it meant in version 2.
-READABLE_VERSIONS = (1, 2, 3, 4)
+# adds ``instructions``, version 4 ``seed_gate``, version 5 ``side_by_side``; every other field means
+# what it meant in version 2.
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 STATUSES = ("passed", "failed", "diverged", "oom", "error")
 # A case that trained to the end and produced metrics, whether or not it met its threshold:
 # the only records whose numbers the reports and the regression gate use.
@@ -107,6 +112,7 @@ class ResultRecord:
     environment: dict = field(default_factory=dict)
     artifacts: dict = field(default_factory=dict)
     instructions: dict = field(default_factory=dict)
+    side_by_side: dict = field(default_factory=dict)
     git_commit: str | None = None
     started_at: str = field(default_factory=utc_now)
     finished_at: str | None = None

@@ -99,16 +99,23 @@ class SPPF(nn.Module):
 
 
 class TransformerLayer(nn.Module):
-    """q, k, v projections -> multi-head attention + residual; two linears + residual (no LayerNorm, as YOLOv5)."""
+    """q, k, v projections -> multi-head attention + residual; two linears + residual (no LayerNorm, as YOLOv5).
 
-    def __init__(self, c: int, num_heads: int) -> None:
+    ``need_weights``: the author's layer calls ``nn.MultiheadAttention`` with its default, which
+    also builds the head-averaged 784x784 attention map and keeps it for the backward pass. The
+    output is the same either way; the training cases skip the map (less memory and time), and
+    the side-by-side cost measurement (study ``speed``) turns it on to cost the author's path.
+    """
+
+    def __init__(self, c: int, num_heads: int, need_weights: bool = False) -> None:
         super().__init__()
+        self.need_weights = need_weights
         self.q, self.k, self.v = nn.Linear(c, c, bias=False), nn.Linear(c, c, bias=False), nn.Linear(c, c, bias=False)
         self.attn = nn.MultiheadAttention(c, num_heads, batch_first=True)
         self.fc1, self.fc2 = nn.Linear(c, c, bias=False), nn.Linear(c, c, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.attn(self.q(x), self.k(x), self.v(x), need_weights=False)[0] + x
+        x = self.attn(self.q(x), self.k(x), self.v(x), need_weights=self.need_weights)[0] + x
         return self.fc2(self.fc1(x)) + x
 
 
@@ -128,6 +135,14 @@ class TransformerBlock(nn.Module):
         b, c, h, w = x.shape
         tokens = x.flatten(2).transpose(1, 2)
         return self.layers(tokens + self.position(tokens)).transpose(1, 2).reshape(b, c, h, w)
+
+
+def author_attention_path(model: nn.Module) -> nn.Module:
+    """The model with every transformer layer on the author's attention path (``need_weights``)."""
+    for layer in model.modules():
+        if isinstance(layer, TransformerLayer):
+            layer.need_weights = True
+    return model
 
 
 # --- networks -----------------------------------------------------------------------------

@@ -133,6 +133,7 @@ def precision(frame: pd.DataFrame) -> pd.Series:
 def _flat(record: ResultRecord) -> dict:
     row = asdict(record)
     row.pop("curves")
+    row.pop("side_by_side")  # every round of every network: read from the record itself (reports/speed.py)
     return row
 
 

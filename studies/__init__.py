@@ -7,11 +7,11 @@ Nothing here imports torch, so the reporter can read the registry on any machine
 
 from __future__ import annotations
 
-from studies import blocks, emnist, perf, perf_instructions, sbh
+from studies import blocks, emnist, perf, perf_instructions, sbh, speed
 from studies.registry import Experiment, Study
 
 STUDIES: dict[str, Study] = {
-    s.name: s for s in (sbh.STUDY, blocks.STUDY, emnist.STUDY, perf.STUDY, perf_instructions.STUDY)
+    s.name: s for s in (sbh.STUDY, blocks.STUDY, emnist.STUDY, perf.STUDY, perf_instructions.STUDY, speed.STUDY)
 }
 
 # Markers that are not a study's: the CI subset of the long grids, and "trains a network".
