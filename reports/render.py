@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
 from harness.fileio import atomic_write_bytes
+from reports.comparison import LEDGER
 from reports.figures import drawing_pool
 from reports.i18n import figure_map, translate
 from reports.load import Collection
@@ -107,9 +109,13 @@ def _render_studies(
             pages.append((name, text))
             entry.update(document=f"{name}.md", not_run=True)
         if len(df):
+            LEDGER.clear()
             context = builder.build(
                 df, out / FIGURES, FIGURES, records=collection.records, results_dirs=collection.sources
             )
+            # Every comparison the page states, with its evidence: what the audit test checks the page against.
+            verdicts = json.dumps(LEDGER.as_json(), indent=1, default=str) + "\n"
+            _write(out / FIGURES / f"{name}_verdicts.json", verdicts)
             text = env.get_template(study.template).render(
                 title=title, command=study.command, header=header(df), notes=collection.notes, **context
             )
