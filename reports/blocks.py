@@ -2,8 +2,9 @@
 
 Every comparison with write-up 003 names the budget of both sides; a number is compared
 ("agree" / "differs") only when our records ran the author's protocol (profile ``writeup``),
-otherwise it is "not comparable (different budget)". Which network is better is said only
-when the difference exceeds the spread of our seeds; with one seed it is "one seed, untested".
+otherwise it is "not comparable (different budget)". Which network is better is decided by
+the one comparison rule (reports/comparison.py); times and costs compared between networks come
+from the side-by-side record (study ``speed``), never from records of separate processes.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from harness.records import STATUSES
-from reports import markers, stats, versus
+from reports import comparison, markers, stats, versus
 from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
 from reports.load import busiest_machine, distinct, find_artifact, machine, measured, precision
-from studies import blocks
+from reports.speed import SideBySide, side_by_side
+from studies import blocks, speed
 
 FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
 
@@ -197,70 +199,72 @@ def resource_table(df: pd.DataFrame, timed: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def resources_reading(df: pd.DataFrame, timed: pd.DataFrame, devices: list[str]) -> list[str]:
-    """What our measurements say about write-up 003's remark that the transformer used the most
-    GPU memory and time, on the device they come from; times only between records of one
-    machine (``timed_seeds``)."""
-    ok = df[df["measured"] & (df["network"] != blocks.REFERENCE)]
-    if ok.empty or "model.peak_memory_bytes" not in ok:
-        return []
-    on = ", ".join(devices) or "this device"
-    memory = ok["model.peak_memory_bytes"] / 2**20
-    per_image = memory / ok["budget.batch_size"]
-    timed = timed[timed["network"].isin(ok.index)]
-    epoch_s = timed.groupby("network")["s_per_epoch"].mean()
-    top = memory.idxmax()
+def resources_reading(sbs: SideBySide | None) -> list[str]:
+    """Write-up 003's remark that the transformer used the most memory and time, checked on the
+    side-by-side record: memory of one training step (the transformer on the author's attention
+    path, which builds the attention map), forward FLOPs with the attention products, and the
+    time per image of a training step, compared by the one rule."""
+    if sbs is None:
+        return ["Resources: not compared (no side-by-side record `speed/writeup003`; `pytest benchmarks -m speed`)."]
+    nets = sbs.networks
+    memory = {n: v["peak_memory_bytes"] / 2**20 for n, v in nets.items()}
+    per_image = {n: memory[n] / nets[n]["batch"] for n in nets}
+    flops = {n: v["flops_per_image"] / 1e6 for n, v in nets.items()}
+    top_batch, top_image, top_flops = (max(d, key=d.get) for d in (memory, per_image, flops))
+    per_step = sorted(nets, key=lambda n: -sbs.median(speed.TRAIN_STEP, n, per_image=True))
+    slowest = comparison.ranking(
+        per_step,
+        lambda a, b: sbs.versus(a, b, phase=speed.TRAIN_STEP, per_image=True),
+        what="write-up 003 training time per image",
+        best_word="slowest",
+        slower=True,
+    )
+    path = sbs.record.side_by_side.get("attention_path") or "as trained"
     lines = [
-        f"Training memory ({on}): **{top}** needs the most at its batch size ({memory[top]:.1f} MiB at batch "
-        f"{int(ok.loc[top, 'budget.batch_size'])}); per image, **{per_image.idxmax()}** needs the most "
-        f"({per_image.max() * 1024:.0f} KiB)."
+        f"Training memory (one step at the author's batch; transformer: {path}): most at its batch "
+        f"**{top_batch}** ({memory[top_batch]:.1f} MiB at batch {nets[top_batch]['batch']}); most per image "
+        f"**{top_image}** ({per_image[top_image] * 1024:.0f} KiB, next "
+        + ", ".join(f"{n} {per_image[n] * 1024:.0f}" for n in sorted(per_image, key=per_image.get, reverse=True)[1:3])
+        + " KiB). These are exact byte counts, not timings: no interval.",
+        f"Forward FLOPs per image (attention products counted): most **{top_flops}** ({flops[top_flops]:.1f} M; "
+        + ", ".join(f"{n} {flops[n]:.1f} M" for n in nets if n != top_flops)
+        + ").",
+        f"Training time per image, one step at the author's batch, side by side: {slowest['text']}.",
     ]
-    slow = epoch_s.idxmax() if len(epoch_s) else None
-    if slow is not None:
-        untimed = sorted(set(ok.index) - set(epoch_s.index))
-        lines.append(
-            f"Training time ({timing_words(timed)}): **{slow}** is the slowest "
-            f"({epoch_s[slow]:.1f} s per epoch) of the {len(epoch_s)} networks timed there"
-            + (f"; not compared: {', '.join(untimed)} (not timed on that machine)." if untimed else ".")
-        )
-    agrees = top == "transformer" or per_image.idxmax() == "transformer"
-    timed_transformer = "transformer" in epoch_s.index
-    time_word = ("agrees" if slow == "transformer" else "disagrees") if timed_transformer else "is not tested"
+    memory_holds = top_batch == "transformer" and top_image == "transformer"
+    time_verdict = (
+        "holds"
+        if slowest["named"] and slowest["leader"] == "transformer"
+        else ("tie (within noise)" if "transformer" in slowest["tied"] else "does not hold")
+    )
     lines.append(
-        "Write-up 003 says the transformer used the most GPU memory and time (its batch had to be cut to 50). "
-        + ("Our measurements agree" if agrees and slow == "transformer" else "Our measurements do not all agree")
-        + f": memory {'agrees' if agrees else 'disagrees'} "
-        + f"({'per image' if per_image.idxmax() == 'transformer' else 'at the batch sizes used'}), "
-        f"time {time_word}"
-        + ("" if timed_transformer else " (the transformer was not timed on the machine the others were)")
-        + ". Ours are CPU figures (peak bytes of one training step, seconds per epoch), the write-up's a GPU's."
+        "Write-up 003 says the transformer used the most GPU memory and time (its batch had to be cut to 50): "
+        f"memory {'holds' if memory_holds else 'does not hold'} here (at its batch and per image), time "
+        f"{time_verdict} (per image, side by side). Ours are CPU figures ({sbs.words()}); the write-up's a GPU's."
     )
     return lines
 
 
-def conclusions(df: pd.DataFrame) -> list[str]:
-    """Which block network is most accurate, worded by evidence: "better" only beyond the seeds' spread."""
+def conclusions(df: pd.DataFrame, per_seed: pd.DataFrame) -> list[str]:
+    """Which block network is most accurate, by the one comparison rule (units: each network's seeds)."""
     ok = df[df["measured"] & (df["network"] != blocks.REFERENCE)].sort_values("test_acc", ascending=False)
     if ok.empty:
         return []
-    best = ok.index[0]
     if len(ok) == 1:
-        return [f"Only **{best}** ran ({ok.loc[best, 'test_acc']:.4f})."]
-    second = ok.index[1]
-    seeds = int(min(ok.loc[best, "seeds"], ok.loc[second, "seeds"]))
-    spread = max(
-        ok.loc[best, "test_acc_max"] - ok.loc[best, "test_acc_min"],
-        ok.loc[second, "test_acc_max"] - ok.loc[second, "test_acc_min"],
+        return [f"Only **{ok.index[0]}** ran ({ok['test_acc'].iloc[0]:.4f})."]
+    runs = per_seed[per_seed["measured"] & per_seed["network"].isin(ok.index)]
+    ranked = comparison.ranking(
+        list(ok.index),
+        lambda a, b: comparison.accuracy(runs, "network", a, b, "test_acc", []),
+        what="write-up 003 test accuracy",
+        best_word="most accurate",
     )
-    a, b = ok.loc[best, "test_acc"], ok.loc[second, "test_acc"]
-    word = stats.gap_words(best, a, second, b, spread=spread, seeds=seeds)
-    lines = [f"Most accurate block network: {word}. Lowest: **{ok.index[-1]}** ({ok['test_acc'].iloc[-1]:.4f})."]
+    lines = [f"Test accuracy: {ranked['text']}. Lowest mean: **{ok.index[-1]}** ({ok['test_acc'].iloc[-1]:.4f})."]
     writeup = blocks.writeup_results()
     writeup_order = sorted(writeup, key=lambda n: -writeup[n]["test_acc"])
-    ours_order = list(ok.index)
     lines.append(
-        f"Write-up 003's order by test accuracy: {' > '.join(writeup_order)}; ours: {' > '.join(ours_order)} "
-        f"(differences inside the seed spread are ties)."
+        f"Write-up 003's order by test accuracy: {' > '.join(writeup_order)}; ours by mean: {' > '.join(ok.index)} "
+        "(an order by means; only the comparisons above are tested)."
     )
     return lines
 
@@ -303,6 +307,7 @@ def build(
     df["mark"] = network_marks.reindex(df.index).fillna("")
     ok = df[df["measured"]]
     timed = timed_seeds(per_seed)
+    sbs = side_by_side(records, "writeup003")
     spent = budget(per_seed)
     comparable = writeup_protocol(per_seed)
     budget_words = (
@@ -339,14 +344,14 @@ def build(
         "curves": epoch_curves(per_seed, records, figures_dir, link_prefix),
         "resources": resource_table(df, timed),
         "timing_machine": timing_words(timed),
-        "resources_reading": resources_reading(df, timed, spent["devices"]),
-        "conclusions": conclusions(df),
+        "resources_reading": resources_reading(sbs),
+        "conclusions": conclusions(df, per_seed),
         "accuracy_png": f"{link_prefix}/{bars.name}",
         "accuracy_csv": f"{link_prefix}/{bars.with_suffix('.csv').name}",
         "heatmaps": heatmaps(df_all, records, results_dirs, figures_dir),
         "missing": [c.id for c in blocks.cases() if c.id not in set(per_seed["case_id"])],
         "problems": per_seed[per_seed["status"] != "passed"],
-        "pareto": pareto_part(df, timed, figures_dir, link_prefix),
+        "pareto": pareto_part(df, sbs, figures_dir, link_prefix),
         "link_prefix": link_prefix,
         "memory_method": next(
             iter(df.get("model.peak_memory_method", pd.Series(dtype=object)).dropna()), "not measured"
@@ -369,25 +374,27 @@ def _marked(table: pd.DataFrame, marks: pd.Series) -> pd.DataFrame:
     return table
 
 
-def pareto_part(df: pd.DataFrame, timed: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
-    """Mean test accuracy over all seeds against mean inference time over the seeds of one machine."""
+def pareto_part(df: pd.DataFrame, sbs: SideBySide | None, figures_dir: Path, link_prefix: str) -> dict | None:
+    """Mean test accuracy over all seeds against inference time per image side by side (one process)."""
     ok = df[df["measured"]]
-    inference_s = timed.groupby("network")["inference_s"].mean()
-    ok = ok[ok.index.isin(inference_s.index)]
+    if sbs is None:
+        return None
+    ok = ok[ok.index.isin(list(sbs.networks))]
     if len(ok) < 2:
         return None
-    points = pd.DataFrame({"network": ok.index, "test_acc": ok["test_acc"], "inference_s": inference_s[ok.index]})
+    per_image = [sbs.median(speed.INFERENCE, n, per_image=True) * 1e3 for n in ok.index]
+    points = pd.DataFrame({"network": ok.index, "test_acc": ok["test_acc"], "inference_ms_per_image": per_image})
     points = points.reset_index(drop=True)
-    front = stats.pareto_front(points, "test_acc", "inference_s")
+    front = stats.pareto_front(points, "test_acc", "inference_ms_per_image")
     path = pareto(
         points,
         figures_dir / "blocks_pareto.png",
-        x="inference_s",
+        x="inference_ms_per_image",
         y="test_acc",
         label="network",
         front=front,
-        title="test accuracy vs inference time (10,000 test images)",
-        xlabel="inference time (s)",
+        title=f"test accuracy ({stats.seeds_words(df)}) vs inference time per image, side by side",
+        xlabel="ms per image at the author's batch, median of rounds side by side",
         ylabel="test accuracy",
     )
-    return {"png": f"{link_prefix}/{path.name}", "front": points[front].sort_values("inference_s")}
+    return {"png": f"{link_prefix}/{path.name}", "front": points[front].sort_values("inference_ms_per_image")}

@@ -57,64 +57,20 @@ def with_ci(means: pd.DataFrame, halves: pd.DataFrame, fmt: str = ".4f") -> pd.D
     )
 
 
-def structure_tests(df: pd.DataFrame, blocks: list[str], treatment: str, metric: str) -> dict | None:
-    """Friedman test over complete blocks, then each treatment against the best, paired.
-
-    A block is one (combo, backbone, seed, ...) in which every treatment was measured; the
-    post-hoc test is a two-sided Wilcoxon signed-rank test with Holm's correction.
-    Returns None where there are fewer than 3 treatments or 2 blocks.
-    """
-    table = df.pivot_table(index=blocks, columns=treatment, values=metric, aggfunc="mean").dropna()
+def friedman(df: pd.DataFrame, cases: list[str], treatment: str, metric: str) -> dict | None:
+    """Friedman's test over the cases (``cases`` columns; seeds averaged) in which every treatment
+    was measured: do the treatments differ at all? Pairwise verdicts are the one comparison
+    rule's (reports/comparison.py). None with fewer than 3 treatments or 2 cases."""
+    table = df.pivot_table(index=cases, columns=treatment, values=metric, aggfunc="mean").dropna()
     if table.shape[1] < 3 or table.shape[0] < 2:
         return None
-    friedman = stats.friedmanchisquare(*[table[c].to_numpy() for c in table.columns])
-    best = table.mean().idxmax()
-    rows = []
-    for other in table.columns.drop(best):
-        diff = table[best] - table[other]
-        p = stats.wilcoxon(table[best], table[other]).pvalue if (diff != 0).any() else 1.0
-        rows.append(
-            {
-                "against": other,
-                "mean difference": diff.mean(),
-                "wins of best": int((diff > 0).sum()),
-                "blocks": len(diff),
-                "p": p,
-            }
-        )
-    post = pd.DataFrame(rows)
-    post["p (Holm)"] = holm(post["p"].to_numpy())
-    post["different at 5 %"] = np.where(post["p (Holm)"] < ALPHA, "yes", "no")
+    result = stats.friedmanchisquare(*[table[c].to_numpy() for c in table.columns])
     return {
-        "best": best,
         "blocks": table.shape[0],
         "treatments": table.shape[1],
-        "friedman_stat": float(friedman.statistic),
-        "friedman_p": float(friedman.pvalue),
-        "posthoc": post,
+        "friedman_stat": float(result.statistic),
+        "friedman_p": float(result.pvalue),
     }
-
-
-def reading(result: dict, name) -> str:
-    """The one-line conclusion of ``structure_tests``."""
-    if result["friedman_p"] >= ALPHA:
-        return (
-            f"Friedman p = {result['friedman_p']:.3g} over {result['blocks']} blocks: no evidence at 5 % that the "
-            f"{result['treatments']} structures differ; {name(result['best'])} is best on average only."
-        )
-    post = result["posthoc"]
-    beaten = [name(s) for s in post.loc[post["different at 5 %"] == "yes", "against"]]
-    tied = [name(s) for s in post.loc[post["different at 5 %"] == "no", "against"]]
-    text = (
-        f"Friedman p = {result['friedman_p']:.3g} over {result['blocks']} blocks: the structures differ. "
-        f"{name(result['best'])} is best on average"
-    )
-    text += (
-        f"; it beats {', '.join(beaten)} (Holm-corrected Wilcoxon, 5 %)"
-        if beaten
-        else "; no single pairwise difference survives Holm's correction"
-    )
-    return text + (f"; {', '.join(tied)} cannot be told apart from it." if tied and beaten else ".")
 
 
 def seeds_words(records: pd.DataFrame) -> str:
@@ -126,16 +82,6 @@ def seeds_words(records: pd.DataFrame) -> str:
     if most <= 1:
         return "one seed"
     return f"mean over {most} seeds" if fewest == most else f"mean over {fewest} to {most} seeds per case"
-
-
-def holm(p: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjusted p-values (the same as statsmodels' ``multipletests(method="holm")``)."""
-    p = np.asarray(p, dtype=float)
-    order = np.argsort(p)
-    adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p)))))
-    out = np.empty_like(adjusted)
-    out[order] = adjusted
-    return out
 
 
 def mcnemar_exact(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
@@ -158,27 +104,3 @@ def pareto_front(df: pd.DataFrame, accuracy: str, cost: str) -> pd.Series:
         bool(((acc >= a) & (time <= t) & ((acc > a) | (time < t))).any()) for a, t in zip(acc, time, strict=True)
     ]
     return pd.Series(~np.array(dominated, dtype=bool), index=df.index)
-
-
-def gap_words(better: str, a: float, other: str, b: float, *, spread: float, seeds: int) -> str:
-    """How a report words ``better`` (mean ``a``) against ``other`` (``b``): "one seed, untested"
-    with a single seed; a real lead only beyond the seeds' spread; otherwise a tie."""
-    gap = a - b
-    if seeds < 2:
-        return f"one seed, untested: **{better}** {a:.4f} and **{other}** {b:.4f} are {gap:.4f} apart"
-    if gap > spread:
-        return (
-            f"**{better}** ({a:.4f}), {gap:.4f} above **{other}**, more than the {spread:.4f} spread of {seeds} seeds"
-        )
-    return (
-        f"tie (within noise): **{better}** and **{other}** are {gap:.4f} apart, inside the {spread:.4f} spread "
-        f"of {seeds} seeds"
-    )
-
-
-def ratio_words(slow: float, fast: float, what_fast: str, what_slow: str) -> str:
-    """ "A is N.Nx faster than B", or "about the same" where the ratio rounds to 1.0."""
-    ratio = slow / fast
-    if round(ratio, 1) == 1.0:
-        return f"{what_fast} and {what_slow} take about the same time (ratio {ratio:.2f})"
-    return f"{what_fast} is **{ratio:.1f}x faster** than {what_slow}"

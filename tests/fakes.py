@@ -108,3 +108,85 @@ def _scaled_value(key, value, factor):
     if key.endswith("_s") and isinstance(value, list):
         return [t * factor for t in value]
     return scaled_times(value, factor)
+
+
+def fake_speed_record(case_id, seconds, *, rounds=25, batch=None, seed=0, finished="2026-01-01T00:00:00+00:00"):
+    """A side-by-side record (study ``speed``): ``seconds`` {network: {phase: median seconds}},
+    every round jittered by the same seeded factor for all networks (a host speeding up and
+    slowing down) and by a small independent one per network."""
+    rng = np.random.default_rng(seed)
+    host = 1 + 0.05 * rng.standard_normal(rounds)
+    networks = {}
+    for name, phases in seconds.items():
+        networks[name] = {
+            "model": name.split("-")[0],
+            "build": {},
+            "batch": (batch or {}).get(name, 32),
+            "params": 1000,
+            "flops_per_image": 2e6,
+            "peak_memory_bytes": 2**20 * (batch or {}).get(name, 32),
+            "rounds_s": {
+                phase: list(s * host * (1 + 0.005 * rng.standard_normal(rounds))) for phase, s in phases.items()
+            },
+        }
+    record = ResultRecord(
+        study="speed",
+        case_id=case_id,
+        params={"group": case_id},
+        profile="smoke",
+        seed=seed,
+        device="cpu",
+        status="passed",
+        metrics={"round_s": 1.0, "networks": len(networks)},
+        environment={
+            "cpu": "Test CPU",
+            "torch_threads": 1,
+            "fingerprint": FINGERPRINT,
+            "precision": {"train": "fp32", "inference": "fp32", "why": "test"},
+        },
+        side_by_side={
+            "writeup": case_id.removeprefix("writeup"),
+            "unit": "test",
+            "phases": sorted({p for phases in seconds.values() for p in phases}),
+            "rounds": rounds,
+            "warmup_rounds": 1,
+            "order": "test",
+            "attention_path": None,
+            "networks": networks,
+        },
+        git_commit="abc123",
+        started_at="2026-01-01T00:00:00+00:00",
+    )
+    record.finished_at = finished
+    return record
+
+
+def writeup001_speed(split_factor=2.0, backbone_seconds=None, **kwargs):
+    """Write-up 001's 15 networks side by side: split backbones ``split_factor`` slower."""
+    base = backbone_seconds or {"resnet18": 0.03, "resnet34": 0.055, "resnet50": 0.09}
+    return fake_speed_record(
+        "writeup001",
+        {
+            f"{s}-{b}": {"inference": t * (1 if sbh.STRUCTURES[s].shared_backbone else split_factor)}
+            for b, t in base.items()
+            for s in sbh.STRUCTURES
+        },
+        **kwargs,
+    )
+
+
+def writeup003_speed(transformer_factor=10.0, **kwargs):
+    """Write-up 003's five networks side by side at the author's batches: the transformer
+    ``transformer_factor`` slower per image, and the most memory (50 MiB against 10)."""
+    batches = {"vgg": 200, "bottleneck": 200, "transformer": 50, "csp": 100, "sppf": 100}
+    per_image = {"vgg": 1e-4, "bottleneck": 2e-4, "csp": 2e-4, "sppf": 3e-4, "transformer": 3e-4 * transformer_factor}
+    record = fake_speed_record(
+        "writeup003",
+        {n: {"train_step": t * batches[n], "inference": t * batches[n] / 3} for n, t in per_image.items()},
+        batch=batches,
+        **kwargs,
+    )
+    for name, network in record.side_by_side["networks"].items():
+        network["peak_memory_bytes"] = (50 if name == "transformer" else 10) * 2**20
+    record.side_by_side["attention_path"] = "author's attention path (test)"
+    return record

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fakes import fake_record, write_records
+from fakes import fake_record, write_records, writeup001_speed, writeup003_speed
 from harness.records import ResultRecord
 from reports import emnist as reports_emnist
 from reports import stats, versus
@@ -29,7 +29,7 @@ def grid_records(tmp_path):
         two = not sbh.STRUCTURES[case.structure].shared_backbone
         seconds = {"resnet18": 1.0, "resnet34": 2.0, "resnet50": 4.0}[case.backbone] * (2 if two else 1)
         records.append(fake_record(case, acc=acc[case.structure], seconds=seconds))
-    write_records(tmp_path / "results", records)
+    write_records(tmp_path / "results", [*records, writeup001_speed()])
     return tmp_path / "results"
 
 
@@ -42,11 +42,13 @@ def test_tables_match_the_records(grid_records, tmp_path):
     text = (tmp_path / "out" / "sbh.md").read_text()
     row = next(line for line in text.splitlines() if line.startswith("| arch4-2 (4)-2") and "0.9700" in line)
     assert row.count("0.9700") == 3
-    assert "one seed, untested: **arch3 (3)** 0.9950 and **arch4-1 (4)-1** 0.9920" in text
-    assert "lowest **arch4-2 (4)-2** (0.9700)" in text
+    # One seed on each of three backbones: the backbones are the units, and arch3 leads on all three.
+    assert "most accurate: **arch3 (3)**; **arch3 (3)** (0.9950) beats **arch4-1 (4)-1** (0.9920) by 0.0030" in text
+    assert "lowest mean **arch4-2 (4)-2** (0.9700)" in text
     assert "Matched cells: 15 records = 5 structures x 3 backbone(s) (resnet18, resnet34, resnet50) x 1 seed(s)" in text
-    assert "shared backbone is **2.0x faster**" in text
-    assert "resnet50 takes 4.0x the time of resnet18" in text
+    # Speeds from the side-by-side record only (the records' own times say 2x and 4x too, in separate processes).
+    assert re.search(r"\*\*a shared backbone\*\* is faster than \*\*split backbones\*\*: 2\.0\dx .*side by side", text)
+    assert "**resnet18** is faster than **resnet34**: 1.8" in text
     assert "Every expected case ran and passed" in text
     index = (tmp_path / "out" / "index.md").read_text()
     assert "[sbh.md](sbh.md)" in index and "not run: no records (`pytest benchmarks -m blocks`)" in index
@@ -66,7 +68,10 @@ def test_writeup_numbers_stand_beside_ours(grid_records, tmp_path):
         r"\| 0\.9900 \(1 seed\)\s+\|\s+-0\.0062\s+\| not comparable \(different budget: smoke profile\)",
         section,
     )
-    assert re.search(r"\| resnet18\s+\|\s+2\.0910\s+\|\s+2\.0000\s+\| agree \(within 10%\)", section)
+    # Fig. 3: their ratio from the CSV beside ours from the side-by-side record, judged on our interval.
+    assert re.search(
+        r"\| resnet18\s+\|\s+2\.09\d*\s+\|\s+2\.00\d*\s+\| 1\.99\d-2\.0\d\d\s+\| agree \(interval inside", section
+    )
     about_two = r"A shared backbone is about 2\N{MULTIPLICATION SIGN} faster than split backbones\."
     assert re.search(about_two + r"\s+\| holds", section)
     assert "| 001 Fig. 4  | acc_all_heads  |               15 |             15 |" in section
@@ -87,7 +92,7 @@ def test_statements_follow_the_numbers(grid_records, tmp_path):
         path.write_text(path.read_text().replace('"acc_all_heads": 0.985', '"acc_all_heads": 0.999'))
     render(grid_records, tmp_path / "out")
     assert (
-        "all heads right (write-up 001, experiment 2): one seed, untested: **arch2 (2)**"
+        "all heads right (write-up 001, experiment 2): most accurate: **arch2 (2)**"
         in (tmp_path / "out" / "sbh.md").read_text()
     )
 
@@ -101,8 +106,9 @@ def test_comparisons_use_matched_cells_and_say_tie_or_lead_by_the_seed_spread(th
     text = (tmp_path / "out" / "sbh.md").read_text()
     # The stray seed 5 has no full block of five structures: it is not among the matched records.
     assert "Matched cells: 45 records = 5 structures x 3 backbone(s) (resnet18, resnet34, resnet50) x 3 seed(s)" in text
-    assert "**arch1 (1)** (0.9910), 0.0050 above **arch3 (3)**, more than the 0.0020 spread of 3 seeds" in text
-    assert "take about the same time (ratio 1.00)" in text and "1.0x faster" not in text
+    assert "most accurate: **arch1 (1)**; **arch1 (1)** (0.9910) beats **arch3 (3)** (0.9860) by 0.0050" in text
+    sides = r"\*\*(a shared backbone|split backbones)\*\*"
+    assert re.search(rf"tie \(within noise\): {sides} and {sides}, time ratio 1\.00x", text)
 
 
 def test_matched_cells_say_which_blocks_have_which_seeds(grid_records, tmp_path):
@@ -202,7 +208,7 @@ def test_rendering_twice_gives_identical_files(grid_records, tmp_path):
 def test_the_reporter_imports_no_torch(grid_records, tmp_path):
     """Rendering needs pandas, Jinja2 and matplotlib only: a report machine needs no training stack."""
     code = (
-        "import runpy, sys; sys.argv = ['reports', sys.argv[1], '--out', sys.argv[2]]\n"
+        "import runpy, sys; sys.argv = ['reports', 'render', sys.argv[1], '--out', sys.argv[2]]\n"
         "try:\n    runpy.run_module('reports', run_name='__main__')\nexcept SystemExit as exit:\n    assert "
         "exit.code == 0, exit.code\n"
         "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:5]"
@@ -302,7 +308,7 @@ def blocks_records(tmp_path, profile="smoke"):
     )
     heat.finished_at = "2026-01-01T00:00:00+00:00"
     records.append(heat)
-    write_records(tmp_path / "results", records)
+    write_records(tmp_path / "results", [*records, writeup003_speed()])
     rng = np.random.default_rng(0)
     np.savez(
         tmp_path / "results" / "blocks" / "heatmaps-seed0.npz",
@@ -321,8 +327,10 @@ def test_blocks_document(blocks_records, tmp_path):
     text = (tmp_path / "out" / "blocks.md").read_text()
     assert re.search(r"\| vgg\s+\|\s+0\.9920 \|\s+0\.9930 \|", text), "ours beside the write-up's acc"
     assert "one seed, untested: **vgg** 0.9910 and **bottleneck** 0.9870 are 0.0040 apart" in text
-    assert "Lowest: **transformer** (0.9000)" in text
-    assert "**transformer** needs the most at its batch size (50.0 MiB" in text
+    assert "Lowest mean: **transformer** (0.9000)" in text
+    # Resources from the side-by-side record: memory, and time per image by the one rule.
+    assert "most at its batch **transformer** (50.0 MiB at batch 50)" in text
+    assert "slowest: **transformer**" in text and "memory holds here" in text and "time holds" in text
     assert "not comparable (different budget: smoke profile" in text, "a smoke run is not judged against the write-up"
     assert "**Budget of every number below:** smoke profile; 1 epoch(s);" in text and "6 of 6 networks present" in text
     for name in ("blocks_heatmaps", "blocks_heatmaps_writeup"):
@@ -380,13 +388,17 @@ def test_writeup000_sections_are_computed_from_the_records(writeup000_records, t
     assert render(writeup000_records, tmp_path / "out") == 0
     text = (tmp_path / "out" / "sbh.md").read_text()
     summary = text[text.index("## 3b. Summary") : text.index("## 4.")]
+    # The leader is named by the one rule, the lowest by its mean. Over the combos arch3 leads arch1 on
+    # (0,1,2)'s ResNet-34/50 cases and trails it elsewhere: the two tie.
     assert re.search(
-        r"five more digit combinations, plus \(0, 1, 2\)\s+\|\s+40 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary
+        r"five more digit combinations, plus \(0, 1, 2\)\s+\|\s+40 \| tie \(within noise\): arch1 \(1\), arch3 \(3\)\s+"
+        r"\| arch4-2 \(4\)-2 [0-9.]+",
+        summary,
     )
-    assert re.search(r"train-size sweep .*?\|\s+60 \| arch1 \(1\) [0-9.]+ \| arch4-2 \(4\)-2", summary)
-    assert re.search(r"learning-rate sweep .*\|\s+80 \| arch2 \(2\) ", summary)
+    assert re.search(r"train-size sweep .*?\|\s+60 \| arch1 \(1\)\s+\| arch4-2 \(4\)-2 [0-9.]+", summary)
+    assert re.search(r"learning-rate sweep .*\|\s+80 \| arch2 \(2\)\s+\|", summary)
     assert "Hardest combo **6,8,9**" in text
-    assert "Best structure at each value: 1.5e-4 → arch2 (2)" in text
+    assert "Highest mean at each value: 1.5e-4 → arch2 (2)" in text
     for name in [
         "combos_acc_by_structure",
         "combos_inference_by_structure",
@@ -412,7 +424,7 @@ def test_writeup000_best_structure_moves_with_the_numbers(writeup000_records, tm
     render(writeup000_records, tmp_path / "out")
     text = (tmp_path / "out" / "sbh.md").read_text()
     summary = text[text.index("## 3b. Summary") : text.index("## 4.")]
-    assert re.search(r"train-size sweep .*?\|\s+60 \| arch3 \(3\) 0.9999", summary)
+    assert re.search(r"train-size sweep .*?\|\s+60 \| arch3 \(3\)\s+\|", summary)
 
 
 @pytest.fixture
@@ -434,7 +446,8 @@ def three_seed_records(tmp_path):
             np.savez(tmp_path / "results" / "sbh" / name, predictions=predictions % 3, labels=labels)
             record.artifacts["predictions"] = name
             records.append(record)
-    write_records(tmp_path / "results", records)
+    # Side by side every structure takes the same time: no speed difference to find.
+    write_records(tmp_path / "results", [*records, writeup001_speed(split_factor=1.0)])
     return tmp_path / "results"
 
 
@@ -443,8 +456,9 @@ def test_repeated_seeds_give_intervals_tests_and_a_pareto_front(three_seed_recor
     text = (tmp_path / "out" / "sbh.md").read_text()
     assert re.search(r"\| arch1 \(1\)\s+\| 0\.9910 ± 0\.0025", text), "mean ± t-interval of 0.990, 0.991, 0.992"
     assert "Non-dominated configurations" in text and "**arch1 (1) resnet18**" in text
-    assert re.search(r"\| digit combos \(write-ups 001 and 000\) \|\s+9 \|\s+5 \|", text)
-    assert "the structures differ. arch1 (1) is best on average" in text
+    # Cases are the blocks (three backbones, their three seeds averaged), not nine seed-blocks.
+    assert re.search(r"\| digit combos \(write-ups 001 and 000\) \|\s+3 \|\s+5 \|", text)
+    assert "over 3 cases (3 seed(s) each, averaged): the structures differ; most accurate: **arch1 (1)**" in text
     assert re.search(r"\| resnet18\s+\|\s+0 \| arch1 \(1\) \| arch3 \(3\) \|", text), (
         "McNemar row for the two best structures"
     )
@@ -469,7 +483,8 @@ def test_blocks_with_three_seeds_shows_intervals_and_a_pareto_front(blocks_recor
         "t(0.975, 2) * sd 0.002 / sqrt(3) = 0.0050"
     )
     assert (
-        "tie (within noise): **vgg** and **bottleneck** are 0.0040 apart, inside the 0.0040 spread of 3 seeds" in text
+        "tie (within noise): **vgg** and **bottleneck** are 0.0040 apart (95 % CI -0.0005 to +0.0085 over 3 seeds"
+        in text
     )
     assert "Non-dominated networks" in text and "**vgg**" in text
     assert (tmp_path / "out" / "figures" / "blocks_pareto.png").is_file()
@@ -525,10 +540,12 @@ def test_both_languages_render_the_same_numbers_budget_ties_markers_and_figure_m
     record = json.loads(path.read_text())
     record.update(status="failed")
     path.write_text(json.dumps(record))
-    for path in three_seed_records.glob("sbh/d012-arch3-*.json"):  # within a seed spread of arch1: a tie
-        record = json.loads(path.read_text())
-        record["metrics"]["acc_all_heads"] += 0.004
-        path.write_text(json.dumps(record))
+    # arch3 0.001 under arch1 on average, ahead on one backbone and behind on two: a tie.
+    for backbone, shift in (("resnet18", 0.006), ("resnet34", 0.002), ("resnet50", 0.004)):
+        for path in three_seed_records.glob(f"sbh/d012-arch3-{backbone}-*.json"):
+            record = json.loads(path.read_text())
+            record["metrics"]["acc_all_heads"] += shift
+            path.write_text(json.dumps(record))
     pages = {}
     for lang in ("en", "ko"):
         assert render(three_seed_records, tmp_path / lang, "--lang", lang) == 0
@@ -539,7 +556,7 @@ def test_both_languages_render_the_same_numbers_budget_ties_markers_and_figure_m
     assert "Matched cells: 45 records = 5 structures x 3 backbone(s)" in en
     assert "일치 셀: 기록 45개 = 구조 5개 x backbone 3개" in ko
     assert "tie (within noise): **arch1 (1)** and **arch3 (3)** are 0.0010 apart" in en
-    assert "동률 (잡음 범위 내): **arch1 (1)**와(과) **arch3 (3)**의 차이 0.0010" in ko
+    assert "동률 (잡음 범위 내): **arch1 (1)**와(과) **arch3 (3)**의 차이 0.0010 (95 % CI" in ko
     assert "## 1. How to reproduce" in en and "## 1. 재현 방법" in ko
     assert "[1. 재현 방법](#1-재현-방법)" in ko, "the contents follow the translated headings"
     assert re.search(r"\| d012-arch4-2-resnet34 ✗\s+\|\s+0 \| failed", en)
@@ -590,8 +607,8 @@ def test_seed_gated_groups_are_named_with_their_rule_and_marked(tmp_path):
 
 def test_blocks_times_are_compared_only_on_one_machine(blocks_records, tmp_path):
     """The transformer's one record ran on another machine (another fingerprint: another CPU or
-    thread count): its seconds are set against none of the others', it leaves the accuracy/time
-    plot, and the write-up's time remark is then untested, not refuted."""
+    thread count): its seconds stay out of the resources table; the time verdict and the
+    accuracy/time plot read only the side-by-side record, whatever the training records say."""
     for path in (blocks_records / "blocks").glob("*-seed0.json"):
         record = json.loads(path.read_text())
         if record["case_id"] == "heatmaps":
@@ -606,15 +623,13 @@ def test_blocks_times_are_compared_only_on_one_machine(blocks_records, tmp_path)
     render(blocks_records, tmp_path / "out")
     text = (tmp_path / "out" / "blocks.md").read_text()
     assert f"only over the seeds timed on one machine (Test CPU, 2 torch thread(s), machine {'a' * 16})" in text
-    slowest = "**sppf** is the slowest (6.0 s per epoch) of the 4 networks timed there"
-    assert slowest in text
-    assert "not compared: transformer (not timed on that machine)" in text
-    assert "time is not tested (the transformer was not timed on the machine the others were)" in text
+    assert "**sppf** is the slowest" not in text, "no verdict from per-epoch seconds of separate processes"
+    assert "slowest: **transformer**; **sppf** is faster than **transformer**" in text
     resources_row = (line for line in text.splitlines() if line.startswith("| transformer") and line.count("|") > 12)
     row = next(resources_row)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[5:8] == ["—", "—", "—"] and cells[-3:-1] == ["0", "1"], "its times left out, its seed counted"
-    front = next(line for line in text.splitlines() if line.startswith("and faster):"))
+    front = next(line for line in text.splitlines() if line.startswith("median time):"))
     assert "transformer" not in front, "its 1 ms from another machine must not put it on the front"
 
 

@@ -35,6 +35,7 @@ from reports.sbh.tables import (
     shown,
     structures_table,
 )
+from reports.speed import SideBySide, side_by_side
 from studies import sbh
 
 # What the template says of write-up 000's sweeps (the study's own definition).
@@ -47,7 +48,9 @@ SWEEPS = {
 }
 
 
-def combo_section(digits: str, group: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict:
+def combo_section(
+    digits: str, group: pd.DataFrame, figures_dir: Path, link_prefix: str, sbs: SideBySide | None = None
+) -> dict:
     """One digit combination trained on the profile's standard budget: its cases, summary and bar figures."""
     tag = sbh.digits_tag(tuple(int(d) for d in digits.split(",")))
     flagged = failed_mask(group)
@@ -56,7 +59,7 @@ def combo_section(digits: str, group: pd.DataFrame, figures_dir: Path, link_pref
         "tag": tag,
         "command": reproduce_command(group["experiment"].iloc[0], digits),
         "figures": [],
-        "summary": summary(group),
+        "summary": summary(group, sbs),
         "cases": group,
         "legend": markers.footnote(group["marks"]),
     }
@@ -89,6 +92,7 @@ def build(
 ) -> dict:
     """Everything the ``sbh`` template needs; figures are written under ``figures_dir``."""
     df, time_notes = one_machine_times(cases_frame(df_all))
+    sbs = side_by_side(records, "writeup001")
     ran = set(df["case_id"]) if not df.empty else set()
     expected = expected_cases(df_all)
     missing = [case_id for case_id in expected if case_id not in ran]
@@ -96,7 +100,7 @@ def build(
     writeup000 = {}
     if not measured.empty:
         writeup000 = {
-            "combos": combos_section(df, figures_dir, link_prefix),
+            "combos": combos_section(df, figures_dir, link_prefix, sbs),
             "size": sweep_section(df, "size", figures_dir, link_prefix),
             "lr": sweep_section(df, "lr", figures_dir, link_prefix),
         }
@@ -111,8 +115,8 @@ def build(
         "budget_words": words,
         "time_notes": time_notes,
         "seed_gates": seed_gates(df) if not df.empty else pd.DataFrame(),
-        "versus": writeup.section(df, figures_dir, link_prefix) if not df.empty else None,
-        "claims": claims.check(df) if not df.empty else None,
+        "versus": writeup.section(df, figures_dir, link_prefix, sbs) if not df.empty else None,
+        "claims": claims.check(df, sbs) if not df.empty else None,
         "structures": structures_table(),
         "experiments": {e.key: e for e in sbh.EXPERIMENTS},
         "missing": missing,
@@ -127,10 +131,10 @@ def build(
         measured[measured["experiment"].isin(["writeup001", "combos", "custom"])] if not measured.empty else measured
     )
     for digits, group in per_combo.groupby("digits", sort=True) if not per_combo.empty else []:
-        context["sections"].append(combo_section(digits, group, figures_dir, link_prefix))
+        context["sections"].append(combo_section(digits, group, figures_dir, link_prefix, sbs))
     context["significance"] = significance(df)
     context["significance_table"] = significance_table(context["significance"])
-    context["pareto"] = pareto_part(df, figures_dir, link_prefix)
+    context["pareto"] = pareto_part(df, figures_dir, link_prefix, sbs)
     context["mcnemar"] = mcnemar_table(df, records or {}, results_dirs)
     sweep_cases = measured[measured["experiment"].isin(["size", "lr"])] if not measured.empty else measured
     context["sweep_cases"] = sweep_cases

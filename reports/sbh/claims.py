@@ -5,15 +5,22 @@ write-ups' text, Korean quote and translation) for write-ups 001 and 000. Each g
 verdict: "holds", "does not hold", or "not testable" with the reason. Inference-time claims
 are tested on any budget (training does not change the network's cost); accuracy claims only
 on records of the authors' protocol (``writeup`` profile), and with one seed per cell a
-ranking is reported as "one seed, untested".
+ranking is reported as "one seed, untested". A speed claim about an order is judged pair by
+pair with the one comparison rule on networks timed side by side (``reports.speed``): it
+"does not hold" only when a pair goes the other way beyond noise.
 """
 
 from __future__ import annotations
 
+import itertools
+
 import pandas as pd
 
 import studies.writeups as writeups
+from reports.comparison import TIE
+from reports.sbh.tables import writeup_label
 from reports.sbh.writeup import SHARED_BACKBONE, SPLIT_BACKBONE
+from reports.speed import SideBySide
 from studies import sbh
 
 # "About 2x" in write-up 001: ratios inside this range count as about two.
@@ -27,50 +34,81 @@ def claims() -> pd.DataFrame:
     return df
 
 
-def _latency(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean latency_b32_s per structure x backbone on write-up 001's digits (any profile)."""
-    ours = df[(df["experiment"] == "writeup001") & df["measured"]]
-    if "latency_b32_s" not in ours or ours["latency_b32_s"].isna().all():
-        return pd.DataFrame()
-    return ours.groupby(["structure", "backbone"])["latency_b32_s"].mean().unstack("backbone")
+def _label(structure: str, backbone: str) -> str:
+    return f"{writeup_label(structure)} {backbone}"
 
 
-def _complete(table: pd.DataFrame) -> bool:
-    return not table.empty and set(sbh.STRUCTURES) <= set(table.index) and not table.isna().any().any()
+def _pairs_words(pairs: list) -> str:
+    return "; ".join(c.words() for c in pairs)
 
 
-def _ratio_check(table: pd.DataFrame) -> tuple[str, str]:
-    ratios = table.loc[list(SPLIT_BACKBONE)].mean() / table.loc[list(SHARED_BACKBONE)].mean()
-    shown = ", ".join(f"{b} {r:.2f}x" for b, r in ratios.items())
-    held = all(ABOUT_TWO[0] <= r <= ABOUT_TWO[1] for r in ratios)
-    return ("holds" if held else "does not hold"), f"split/shared backbone latency: {shown}"
+def _judged(pairs: list, claimed) -> str:
+    """An order claim over several pairs: holds when every pair goes the claimed way beyond
+    noise, does not hold when one goes the other way beyond noise, else a tie (within noise)."""
+    if any(c.beats and not claimed(c) for c in pairs):
+        return "does not hold"
+    return "holds" if all(c.beats and claimed(c) for c in pairs) else TIE
 
 
-def _size_check(table: pd.DataFrame) -> tuple[str, str]:
-    backbones = [b for b in sbh.BACKBONES if b in table.columns]
-    growing = all(table.loc[s, backbones].is_monotonic_increasing for s in table.index)
-    shown = "; ".join(
-        f"{s} " + " < ".join(f"{table.loc[s, b] * 1000:.1f}" for b in backbones) for s in list(sbh.STRUCTURES)[:2]
-    )
-    verdict = "holds (grows with size; proportionality not tested)" if growing else "does not hold"
-    return verdict, f"ms per batch of 32, ResNet-18/34/50: {shown}, ..."
+def _split_vs_shared(sbs: SideBySide, backbone: str):
+    split = [f"{s}-{backbone}" for s in SPLIT_BACKBONE]
+    shared = [f"{s}-{backbone}" for s in SHARED_BACKBONE]
+    return sbs.versus(shared, split, label_a=f"shared backbone {backbone}", label_b=f"split backbone {backbone}")
 
 
-def _fast_pair_check(table: pd.DataFrame) -> tuple[str, str]:
-    fast = table.loc[list(SHARED_BACKBONE)].max()
-    slow = table.loc[list(SPLIT_BACKBONE)].min()
-    held = bool((fast < slow).all())
-    shown = ", ".join(
-        f"{b}: slowest of (2),(3) {fast[b] * 1000:.1f} ms vs fastest other {slow[b] * 1000:.1f} ms" for b in fast.index
-    )
-    return ("holds" if held else "does not hold"), shown
+def _ratio_check(sbs: SideBySide) -> tuple[str, str]:
+    """ "About 2x": each backbone's split/shared ratio interval inside ABOUT_TWO holds; one
+    outside it entirely does not; an interval across an edge of the range is a tie (within noise)."""
+    pairs = [_split_vs_shared(sbs, b) for b in sbh.BACKBONES]
+    inside = [c.leader.startswith("shared") and ABOUT_TWO[0] <= c.low and c.high <= ABOUT_TWO[1] for c in pairs]
+    outside = [not c.leader.startswith("shared") or c.high < ABOUT_TWO[0] or c.low > ABOUT_TWO[1] for c in pairs]
+    verdict = "does not hold" if any(outside) else ("holds" if all(inside) else TIE)
+    return verdict, f"'about 2x' taken as {ABOUT_TWO[0]}-{ABOUT_TWO[1]}x: " + _pairs_words(pairs)
 
 
-def _slow_check(table: pd.DataFrame) -> tuple[str, str]:
-    size, size_text = _size_check(table)
-    split = (table.loc[list(SPLIT_BACKBONE)].mean() > table.loc[list(SHARED_BACKBONE)].mean()).all()
-    held = size.startswith("holds") and split
-    return ("holds" if held else "does not hold"), f"split slower than shared on every backbone: {split}; {size_text}"
+def _size_pairs(sbs: SideBySide) -> list:
+    backbones = list(sbh.BACKBONES)
+    return [
+        sbs.versus(f"{s}-{small}", f"{s}-{large}", label_a=_label(s, small), label_b=_label(s, large))
+        for s in sbh.STRUCTURES
+        for small, large in itertools.pairwise(backbones)
+    ]
+
+
+def _size_check(sbs: SideBySide) -> tuple[str, str]:
+    pairs = _size_pairs(sbs)
+    verdict = _judged(pairs, lambda c: _smaller_first(c))
+    shown = [c for c in pairs if not (c.beats and _smaller_first(c))] or pairs[:2]
+    return verdict, f"{len(pairs)} pairs (each structure, next larger ResNet); e.g. " + _pairs_words(shown[:3])
+
+
+def _smaller_first(c) -> bool:
+    """The faster of the pair is the smaller backbone."""
+    order = list(sbh.BACKBONES)
+    return order.index(c.leader.split()[-1]) < order.index(c.other.split()[-1])
+
+
+def _fast_pair_check(sbs: SideBySide) -> tuple[str, str]:
+    pairs = [
+        sbs.versus(f"{fast}-{b}", f"{slow}-{b}", label_a=_label(fast, b), label_b=_label(slow, b))
+        for b in sbh.BACKBONES
+        for fast in SHARED_BACKBONE
+        for slow in SPLIT_BACKBONE
+    ]
+    shared = {writeup_label(s) for s in SHARED_BACKBONE}
+    verdict = _judged(pairs, lambda c: c.leader.split()[0] in shared)
+    slowest_shared = [c for c in pairs if c.leader.split()[0] in shared]
+    closest = min(slowest_shared or pairs, key=lambda c: c.estimate)
+    return verdict, f"{len(pairs)} pairs, (2),(3) against (1),(4)-1,(4)-2 on each backbone; closest: {closest.words()}"
+
+
+def _slow_check(sbs: SideBySide) -> tuple[str, str]:
+    size, _size_text = _size_check(sbs)
+    split = [_split_vs_shared(sbs, b) for b in sbh.BACKBONES]
+    split_verdict = _judged(split, lambda c: c.leader.startswith("shared"))
+    verdicts = {size, split_verdict}
+    verdict = "does not hold" if "does not hold" in verdicts else ("holds" if verdicts == {"holds"} else TIE)
+    return verdict, f"split backbone slower: {split_verdict} ({_pairs_words(split[:1])}, ...); larger slower: {size}"
 
 
 def _is_explanation(row: pd.Series) -> bool:
@@ -92,19 +130,19 @@ def _latency_checker(row: pd.Series):
     return None
 
 
-def check(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per conclusion of write-ups 001 and 000 with our verdict and its evidence."""
-    table = _latency(df)
+def check(df: pd.DataFrame, sbs: SideBySide | None) -> pd.DataFrame:
+    """One row per conclusion of write-ups 001 and 000 with our verdict and its evidence.
+    Speed claims read only ``sbs``, the write-up 001 networks timed side by side in one process."""
     profiles = sorted(set(df.loc[df["measured"], "profile"])) if len(df) else []
     rows = []
     for _, row in claims().iterrows():
         checker = _latency_checker(row)
         if _is_explanation(row):
             verdict, evidence = "not testable", "an explanation or caveat, not a measurement"
-        elif checker is not None and _complete(table):
-            verdict, evidence = checker(table)
+        elif checker is not None and sbs is not None:
+            verdict, evidence = checker(sbs)
         elif checker is not None:
-            verdict, evidence = "not testable", "needs latency_b32_s of all 15 write-up 001 cases"
+            verdict, evidence = "not testable", "needs the side-by-side record `speed/writeup001` (pytest -m speed)"
         elif "writeup" in profiles:
             verdict, evidence = "not checked automatically", "compare with the tables of section 3"
         else:

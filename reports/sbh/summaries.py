@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from reports import stats
+from reports import comparison, stats
 from reports.load import load_predictions
 from reports.sbh.tables import PRIMARY, complete_blocks, label
+from reports.speed import SideBySide
 from studies import sbh
 
 ACCURACY_METRICS = {
@@ -21,106 +24,117 @@ WRITEUP000_SAID = {
     "size": ("(1)", "(4)-2"),
     "lr": ("(2) at high rates; overall unclear", "unclear"),
 }
-# Structures whose mean accuracy is within this many points of the best count as "as accurate"
-# when picking the accuracy/speed trade-off (write-up 001 picked (3) on that basis).
-TRADEOFF_TOLERANCE = 0.005
 
 
-def _spread(cells: pd.DataFrame, metric: str) -> tuple[float, int]:
-    """Widest seed-to-seed range of one case among these cells, and the fewest seeds of a case."""
-    per_case = cells.groupby("case_id")[metric]
-    return float((per_case.max() - per_case.min()).max()), int(per_case.count().min())
+def structure_ranking(cells: pd.DataFrame, metric: str, cases: list[str], what: str) -> dict:
+    """The structures best first by their mean over ``cells``, the leader named only if it beats
+    every other by the one rule (units: the ``cases`` columns' cases, seeds averaged)."""
+    means = cells.groupby("structure")[metric].mean().sort_values(ascending=False)
+    return comparison.ranking(
+        list(means.index),
+        lambda a, b: comparison.accuracy(cells, "structure", a, b, metric, cases, label=label),
+        what=what,
+        best_word="most accurate",
+        label=label,
+    )
 
 
-def summary(df: pd.DataFrame) -> list[str]:
+def _backbones(cells: pd.DataFrame) -> list[str]:
+    return sorted(set(cells["backbone"]), key=list(sbh.BACKBONES).index)
+
+
+def _members(structures, backbones) -> list[str]:
+    structures = [structures] if isinstance(structures, str) else structures
+    return [f"{s}-{b}" for s in structures for b in backbones]
+
+
+def summary(df: pd.DataFrame, sbs: SideBySide | None = None) -> list[str]:
     """Write-up 001's conclusions, recomputed from these records over matched cells only (the
-    (backbone, seed) blocks in which all five structures ran), each sentence worded by its evidence."""
+    (backbone, seed) blocks in which all five structures ran), each sentence decided by the one
+    comparison rule (reports/comparison.py); speeds only from the side-by-side record ``sbs``."""
     cells = complete_blocks(df, ["backbone", "seed"])
     if cells.empty:
         return ["No backbone has all five structures in these records, so no structure comparison is made."]
-    backbones = sorted(set(cells["backbone"]), key=list(sbh.BACKBONES).index)
+    backbones = _backbones(cells)
     if _same_seeds(cells, ["backbone"]):
         shape = f"{len(backbones)} backbone(s) ({', '.join(backbones)}) x {cells['seed'].nunique()} seed(s)"
     else:
         blocks = cells.groupby(["backbone", "seed"]).ngroups
         shape = f"{blocks} (backbone, seed) blocks ({block_seeds(cells, ['backbone'])})"
-    lines = [f"Matched cells: {len(cells)} records = 5 structures x {shape}; every mean below is over these."]
+    lines = [
+        f"Matched cells: {len(cells)} records = 5 structures x {shape}; every mean below is over these, "
+        "and a comparison's units are its backbones with their seeds averaged (one backbone: its seeds)."
+    ]
     for metric, title in ACCURACY_METRICS.items():
-        per_structure = cells.groupby("structure")[metric].mean().sort_values(ascending=False)
-        spread, seeds = _spread(cells, metric)
-        best, second, worst = per_structure.index[0], per_structure.index[1], per_structure.index[-1]
-        lines.append(
-            f"{title}: "
-            + stats.gap_words(
-                label(best), per_structure[best], label(second), per_structure[second], spread=spread, seeds=seeds
-            )
-            + f"; lowest **{label(worst)}** ({per_structure[worst]:.4f})."
-        )
+        ranked = structure_ranking(cells, metric, ["backbone"], f"{title}, digits {cells['digits'].iloc[0]}")
+        per_structure = cells.groupby("structure")[metric].mean()
+        worst = per_structure.idxmin()
+        lines.append(f"{title}: {ranked['text']}; lowest mean **{label(worst)}** ({per_structure[worst]:.4f}).")
     flags = cells["structure"].map(lambda s: (sbh.STRUCTURES[s].shared_backbone, sbh.STRUCTURES[s].shared_head))
     shared_bb, shared_head = flags.map(lambda f: f[0]), flags.map(lambda f: f[1])
     for metric in ACCURACY_METRICS:
         lines.append(_compare(cells, shared_head, metric, "split heads", "a shared head", f"`{metric}`"))
     lines.append(_compare(cells, shared_bb, "acc_all_heads", "split backbones", "a shared backbone", "`acc_all_heads`"))
-    # Times: only the matched cells that kept their times (one machine per section, tables.one_machine_times).
-    timed = complete_blocks(cells[cells["inference_s"].notna()], ["backbone", "seed"])
-    over = f"{len(timed)} timed cells of one machine" if len(timed) < len(cells) else "the matched cells"
-    shared_timed = shared_bb.loc[timed.index]
-    time_split = timed.loc[~shared_timed, "inference_s"].mean()
-    time_shared = timed.loc[shared_timed, "inference_s"].mean()
-    if pd.notna(time_split) and pd.notna(time_shared) and time_shared > 0:
-        lines.append(
-            "Inference: "
-            + stats.ratio_words(time_split, time_shared, "a shared backbone", "split backbones")
-            + f" ({time_shared:.3f} s vs {time_split:.3f} s for the test subset, mean over {over})."
-        )
-    by_backbone = timed.groupby("backbone")["inference_s"].mean()
-    if len(by_backbone) > 1 and _same_seeds(timed, ["backbone"]):
-        fastest, slowest = by_backbone.idxmin(), by_backbone.idxmax()
-        lines.append(
-            f"Inference time grows with the backbone: {slowest} takes "
-            f"{by_backbone[slowest] / by_backbone[fastest]:.1f}x "
-            f"the time of {fastest} (mean over structures, {over})."
-        )
-    lines.append(tradeoff(cells))
+    lines += speed_lines(sbs, backbones)
+    lines.append(tradeoff(cells, ["backbone"], sbs))
+    return lines
+
+
+def speed_lines(sbs: SideBySide | None, backbones: list[str]) -> list[str]:
+    """Shared against split backbones, and each backbone against the next larger one, side by side."""
+    if sbs is None:
+        return [
+            "Inference speed: not compared (no side-by-side record `speed/writeup001`; `pytest benchmarks -m speed`)."
+        ]
+    shared = [s for s in sbh.STRUCTURES if sbh.STRUCTURES[s].shared_backbone]
+    split = [s for s in sbh.STRUCTURES if not sbh.STRUCTURES[s].shared_backbone]
+    c = sbs.versus(
+        _members(shared, backbones), _members(split, backbones), label_a="a shared backbone", label_b="split backbones"
+    )
+    lines = [f"Inference (batch of 32, side by side, mean over {', '.join(backbones)}): {c.words()}."]
+    every = list(sbh.STRUCTURES)
+    for small, large in itertools.pairwise(backbones):
+        c = sbs.versus(_members(every, [small]), _members(every, [large]), label_a=small, label_b=large)
+        lines.append(f"Inference by backbone (mean over the five structures): {c.words()}.")
     return lines
 
 
 def _compare(df, is_b, metric, name_a, name_b, metric_label) -> str:
-    """Group a against group b, worded by the cells' seed spread (see stats.gap_words)."""
-    a, b = df.loc[~is_b, metric].mean(), df.loc[is_b, metric].mean()
-    spread, seeds = _spread(df, metric)
-    if a >= b:
-        return (
-            f"{metric_label}, {name_a} vs {name_b}: "
-            + stats.gap_words(name_a, a, name_b, b, spread=spread, seeds=seeds)
-            + "."
-        )
-    return (
-        f"{metric_label}, {name_a} vs {name_b}: "
-        + stats.gap_words(name_b, b, name_a, a, spread=spread, seeds=seeds)
-        + "."
+    """Group a against group b by the one rule (units: backbones, structures and seeds averaged)."""
+    grouped = df.assign(_group=np.where(is_b, name_b, name_a))
+    c = comparison.accuracy(grouped, "_group", name_a, name_b, metric, ["backbone"])
+    return f"{metric_label}, {name_a} vs {name_b}: {c.words()}."
+
+
+def tradeoff(cells: pd.DataFrame, cases: list[str], sbs: SideBySide | None) -> str:
+    """Write-up 001's pick: of the structures that tie with the most accurate by the rule, the
+    fastest side by side (on the cells' backbones), named only if it beats the others."""
+    ranked = structure_ranking(cells, PRIMARY, cases, f"trade-off accuracy over {', '.join(cases)}")
+    close = [s for s in sbh.STRUCTURES if label(s) in (ranked["tied"] or [ranked["leader"]])]
+    names = ", ".join(label(s) for s in close)
+    if len(close) == 1:
+        return f"Trade-off: **{names}** is the most accurate by the rule; no speed choice to make."
+    if sbs is None:
+        return f"Trade-off: tied for the best `{PRIMARY}`: {names}; speed not compared (no side-by-side record)."
+    backbones = _backbones(cells)
+    by_time = sorted(close, key=lambda s: sbs.median("inference", _members(s, backbones)))
+    fastest = comparison.ranking(
+        by_time,
+        lambda a, b: sbs.versus(_members(a, backbones), _members(b, backbones), label_a=label(a), label_b=label(b)),
+        what=f"trade-off speed on {', '.join(backbones)}",
+        best_word="fastest",
+        label=label,
     )
+    return f"Trade-off: of the structures tied for the best `{PRIMARY}` ({names}), {fastest['text']}."
 
 
-def tradeoff(df: pd.DataFrame) -> str:
-    stats = df.groupby("structure")[["acc_all_heads", "inference_s"]].mean()
-    best_acc = stats["acc_all_heads"].max()
-    close = stats[stats["acc_all_heads"] >= best_acc - TRADEOFF_TOLERANCE]
-    pick = close["inference_s"].idxmin()
-    return (
-        f"Trade-off: of the structures within {TRADEOFF_TOLERANCE * 100:.1f} points of the best `acc_all_heads` "
-        f"({', '.join(label(s) for s in close.index)}), the fastest is **{label(pick)}** "
-        f"({stats.loc[pick, 'acc_all_heads']:.4f}, {stats.loc[pick, 'inference_s']:.3f} s)."
-    )
-
-
-def rank_line(means: pd.Series, what: str, cells: pd.DataFrame) -> str:
-    """Best against runner-up and the lowest, over matched ``cells``, worded by their seed spread."""
-    ordered = means.sort_values(ascending=False)
-    best, second, worst = ordered.index[0], ordered.index[1], ordered.index[-1]
-    spread, seeds = _spread(cells, PRIMARY)
-    words = stats.gap_words(label(best), ordered[best], label(second), ordered[second], spread=spread, seeds=seeds)
-    return f"{what}: {words}; lowest **{label(worst)}** ({ordered[worst]:.4f})."
+def rank_line(cells: pd.DataFrame, cases: list[str], what: str) -> tuple[str, dict]:
+    """The most accurate structure over matched ``cells`` by the one rule, and the lowest mean;
+    also the ranking itself (write-up 000's summary table reads it)."""
+    ranked = structure_ranking(cells, PRIMARY, cases, what)
+    means = cells.groupby("structure")[PRIMARY].mean()
+    worst = means.idxmin()
+    return f"{what}: {ranked['text']}; lowest mean **{label(worst)}** ({means[worst]:.4f}).", ranked
 
 
 def _seeds_per_block(cells: pd.DataFrame, keys: list[str]) -> pd.Series:
@@ -153,28 +167,52 @@ def blocks_words(cells: pd.DataFrame, keys: list[str]) -> str:
     return f"{count} (value, backbone) blocks with all five structures: {'; '.join(parts)}; {block_seeds(cells, keys)}"
 
 
-# comparison -> (experiments pooled, what makes a block besides the structure)
+# comparison -> (experiments pooled, what makes a case besides the structure; seeds are averaged in it)
 SIGNIFICANCE = {
-    "digit combos (write-ups 001 and 000)": (["writeup001", "combos", "custom"], ["digits", "backbone", "seed"]),
-    "train sizes": (["size"], ["train_size", "backbone", "seed"]),
-    "learning rates": (["lr"], ["lr", "backbone", "seed"]),
+    "digit combos (write-ups 001 and 000)": (["writeup001", "combos", "custom"], ["digits", "backbone"]),
+    "train sizes": (["size"], ["train_size", "backbone"]),
+    "learning rates": (["lr"], ["lr", "backbone"]),
 }
 
 
 def significance(df: pd.DataFrame) -> list[dict]:
-    """Do the structures differ? Friedman over (combo or swept value, backbone, seed) blocks."""
+    """Do the structures differ? Friedman over cases (combo or swept value x backbone, seeds
+    averaged: the independent unit), then the best by mean against each other by the one rule."""
     out = []
     for name, (experiments, keys) in SIGNIFICANCE.items():
         data = df[df["measured"] & df["experiment"].isin(experiments)] if not df.empty else df
-        result = stats.structure_tests(data, keys, "structure", PRIMARY) if not data.empty else None
+        data = complete_blocks(data, [*keys, "seed"]) if not data.empty else data
+        result = stats.friedman(data, keys, "structure", PRIMARY) if not data.empty else None
         if result is None:
             continue
-        posthoc = result["posthoc"].assign(against=lambda t: t["against"].map(label))
+        ranked = structure_ranking(data, PRIMARY, keys, f"{name}: {PRIMARY}")
+        posthoc = pd.DataFrame(
+            [
+                {
+                    "against": c.other if c.leader == ranked["leader"] else c.leader,
+                    "leader by the rule": c.leader,
+                    "mean difference": c.estimate,
+                    "95 % CI": f"{c.low:+.4f} to {c.high:+.4f}",
+                    "cases": c.units,
+                    "verdict": c.outcome,
+                }
+                for c in ranked["comparisons"]
+            ]
+        )
+        seeds = data.groupby("case_id")["seed"].nunique()
+        seed_words = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()} to {seeds.max()}"
+        differ = result["friedman_p"] < stats.ALPHA
+        reading = (
+            f"Friedman p = {result['friedman_p']:.3g} over {result['blocks']} cases ({seed_words} seed(s) each, "
+            f"averaged): {'the structures differ' if differ else 'no evidence at 5 % that the structures differ'}; "
+            + ranked["text"]
+            + "."
+        )
         out.append(
             {
                 "name": name,
-                "result": {**result, "best": label(result["best"])},
-                "reading": stats.reading(result, label),
+                "result": {**result, "best": ranked["leader"] if ranked["named"] else "tie (within noise)"},
+                "reading": reading,
                 "posthoc": posthoc,
             }
         )
@@ -190,7 +228,7 @@ def significance_table(items: list[dict]) -> pd.DataFrame:
                 "structures": i["result"]["treatments"],
                 "Friedman chi2": i["result"]["friedman_stat"],
                 "p": i["result"]["friedman_p"],
-                "best on average": i["result"]["best"],
+                "most accurate (the rule)": i["result"]["best"],
             }
             for i in items
         ]
@@ -230,18 +268,21 @@ def mcnemar_table(df: pd.DataFrame, records: dict, results_dirs: list[Path]) -> 
 
 
 def writeup000_summary(parts: dict) -> pd.DataFrame:
-    """Write-up 000's summary table: per experiment, best and worst structure from the data, beside the write-up's."""
+    """Write-up 000's summary table: per experiment, the most accurate structure by the one rule
+    (or the tied group) and the lowest mean, beside the write-up's own reading."""
     rows = []
     for experiment, part in parts.items():
         if part is None:
             continue
-        means = part["means"]
+        means, ranked = part["means"], part["ranking"]
         rows.append(
             {
                 "experiment": sbh.STUDY.experiment(experiment).description,
                 "cases": part["cases"],
-                "best (ours)": f"{label(means.idxmax())} {means.max():.4f}",
-                "worst (ours)": f"{label(means.idxmin())} {means.min():.4f}",
+                "most accurate (ours, the rule)": ranked["leader"]
+                if ranked["named"]
+                else "tie (within noise): " + ", ".join(ranked["tied"]),
+                "lowest mean (ours)": f"{label(means.idxmin())} {means.min():.4f}",
                 "write-up 000 best": WRITEUP000_SAID[experiment][0],
                 "write-up 000 worst": WRITEUP000_SAID[experiment][1],
             }

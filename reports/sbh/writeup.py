@@ -3,7 +3,8 @@
 The authors' numbers are the CSVs they plotted their figures from (``studies/writeups``,
 source and commit in its README). Accuracies are judged by ``reports.versus`` (comparable
 only for records of the ``writeup`` profile); inference time only as a ratio between
-structures on the same hardware, never as seconds across machines.
+structures timed side by side in one process (study ``speed``), never as seconds across
+machines or processes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import pandas as pd
 
 import studies.writeups as writeups
 from reports import versus
+from reports.comparison import TIE
+from reports.speed import SideBySide
 from studies import sbh
 
 CASE_TO_STRUCTURE = {"1": "arch1", "2": "arch2", "3": "arch3", "4_1": "arch4-1", "4_2": "arch4-2"}
@@ -129,36 +132,41 @@ def figure_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def latency_ratios(df: pd.DataFrame) -> pd.DataFrame:
+def latency_ratios(sbs: SideBySide | None) -> pd.DataFrame:
     """Write-up 001 Fig. 3 as a ratio per backbone: mean batch-of-32 time of the split-backbone
-    structures over the shared-backbone ones, theirs (T4 GPU) and ours (this run's device)."""
+    structures over the shared-backbone ones, theirs (T4 GPU, from their CSV) and ours (timed
+    side by side in one process). "agree" when our ratio's 95 % interval lies inside their
+    ratio +-RATIO_AGREE_WITHIN, "differs" when it lies outside, else a tie (within noise)."""
     theirs = _frame("001_experiment_1")
-    ours = df[(df["experiment"] == "writeup001") & (df["digits"] == "0,1,2") & df["measured"]]
-    ours = ours[ours["latency_b32_s"].notna()] if "latency_b32_s" in ours else ours.iloc[0:0]
     rows = []
     for backbone in sbh.BACKBONES:
         t = theirs[theirs["backbone"] == backbone].set_index("structure")["inference_time"]
         their_ratio = t[list(SPLIT_BACKBONE)].mean() / t[list(SHARED_BACKBONE)].mean()
-        mine = ours[ours["backbone"] == backbone].groupby("structure")["latency_b32_s"].mean()
-        row = {"backbone": backbone, "write-up ratio": round(their_ratio, 3)}
-        if not set(SPLIT_BACKBONE + SHARED_BACKBONE) <= set(mine.index):
-            rows.append({**row, "our ratio": None, "verdict": "not measured (needs all five structures)"})
+        row = {"backbone": backbone, "write-up ratio": f"{their_ratio:.4g}"}
+        if sbs is None:
+            rows.append({**row, "our ratio": None, "95 % CI": None, "verdict": "not measured side by side"})
             continue
-        our_ratio = mine[list(SPLIT_BACKBONE)].mean() / mine[list(SHARED_BACKBONE)].mean()
-        close = abs(our_ratio / their_ratio - 1) <= RATIO_AGREE_WITHIN
-        rows.append(
-            {
-                **row,
-                "our ratio": round(our_ratio, 3),
-                "verdict": f"agree (within {RATIO_AGREE_WITHIN:.0%})"
-                if close
-                else f"differs ({our_ratio / their_ratio - 1:+.0%})",
-            }
+        c = sbs.versus(
+            [f"{s}-{backbone}" for s in SHARED_BACKBONE],
+            [f"{s}-{backbone}" for s in SPLIT_BACKBONE],
+            label_a=f"shared backbone {backbone}",
+            label_b=f"split backbone {backbone}",
         )
+        ratio, low, high = (
+            (c.estimate, c.low, c.high) if c.leader.startswith("shared") else (1 / c.estimate, 1 / c.high, 1 / c.low)
+        )
+        band = (their_ratio * (1 - RATIO_AGREE_WITHIN), their_ratio * (1 + RATIO_AGREE_WITHIN))
+        if band[0] <= low and high <= band[1]:
+            verdict = f"agree (interval inside theirs +-{RATIO_AGREE_WITHIN:.0%})"
+        elif high < band[0] or low > band[1]:
+            verdict = f"differs ({ratio / their_ratio - 1:+.0%}; interval outside theirs +-{RATIO_AGREE_WITHIN:.0%})"
+        else:
+            verdict = f"{TIE} (interval crosses the edge of theirs +-{RATIO_AGREE_WITHIN:.0%})"
+        rows.append({**row, "our ratio": f"{ratio:.3f}", "95 % CI": f"{low:.3f}-{high:.3f}", "verdict": verdict})
     return pd.DataFrame(rows)
 
 
-def section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict:
+def section(df: pd.DataFrame, figures_dir: Path, link_prefix: str, sbs: SideBySide | None = None) -> dict:
     table = comparison(df)
     csv = figures_dir / "sbh_writeup_vs_ours.csv"
     figures_dir.mkdir(parents=True, exist_ok=True)
@@ -169,7 +177,8 @@ def section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict:
     return {
         "summary": figure_summary(table),
         "writeup001": writeup001,
-        "latency": latency_ratios(df),
+        "latency": latency_ratios(sbs),
+        "latency_source": sbs.words() if sbs is not None else None,
         "csv": f"{link_prefix}/{csv.name}",
         "ratio_within": f"{RATIO_AGREE_WITHIN:.0%}",
     }
