@@ -202,7 +202,7 @@ def test_rendering_twice_gives_identical_files(grid_records, tmp_path):
 def test_the_reporter_imports_no_torch(grid_records, tmp_path):
     """Rendering needs pandas, Jinja2 and matplotlib only: a report machine needs no training stack."""
     code = (
-        "import runpy, sys; sys.argv = ['reports', sys.argv[1], '--out', sys.argv[2]]\n"
+        "import runpy, sys; sys.argv = ['reports', 'render', sys.argv[1], '--out', sys.argv[2]]\n"
         "try:\n    runpy.run_module('reports', run_name='__main__')\nexcept SystemExit as exit:\n    assert "
         "exit.code == 0, exit.code\n"
         "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:5]"
