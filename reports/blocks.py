@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from harness.records import STATUSES
+from harness.settings import lr_text
 from reports import markers, stats, versus
 from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
 from reports.load import busiest_machine, distinct, find_artifact, machine, measured, precision
@@ -63,7 +64,7 @@ def budget(per_seed: pd.DataFrame) -> dict:
         "profiles": values("profile"),
         "epochs": [int(v) for v in values("budget.epochs")],
         "train_images": [int(v) for v in values("budget.train_images")],
-        "lr": values("budget.lr"),
+        "lr": [lr_text(v) for v in values("budget.lr")],
         "loss": values("params.loss") or ["cross-entropy on logits"],
         "seeds": sorted({int(s) for s in per_seed["seed"]}),
         "precision": sorted(set(precision(per_seed))),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.settings import lr_text
 from reports import markers
 from reports.figures import grouped_bars
 from reports.sbh import claims, writeup
@@ -41,7 +42,7 @@ from studies import sbh
 SWEEPS = {
     "sizes": sbh.TRAIN_SIZES,
     "buckets": sbh.SIZE_BUCKETS,
-    "rates": [sbh.lr_tag(v).removeprefix("lr") for v in sbh.LEARNING_RATES],
+    "rates": [lr_text(v) for v in sbh.LEARNING_RATES],
     "lr_images": sbh.LR_SWEEP_TRAIN_SIZE,
     "digits": ",".join(map(str, sbh.SWEEP_DIGITS)),
 }

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.settings import lr_text
 from reports import stats
 from reports.figures import grouped_bars, lines, pareto
 from reports.sbh.summaries import blocks_words, rank_line, tradeoff
@@ -99,7 +100,8 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         return None
     curve = pivot_by(data, column, "structure")
     curve.index.name = name
-    tick_labels = [f"{v:g}" if experiment == "size" else sbh.lr_tag(v).removeprefix("lr") for v in curve.index]
+    value_text = (lambda v: f"{v:g}") if experiment == "size" else lr_text  # rates as the write-ups write them
+    tick_labels = [value_text(v) for v in curve.index]
     curve_png = lines(
         curve,
         figures_dir / f"{experiment}_acc_curve.png",
@@ -119,7 +121,7 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         avg_title = f"`{PRIMARY}` per size bucket and structure"
     else:
         averages = pivot_by(data, "lr", "structure")
-        averages.index = [sbh.lr_tag(v).removeprefix("lr") for v in averages.index]
+        averages.index = [lr_text(v) for v in averages.index]
         averages.index.name = "learning rate"
         avg_title = f"`{PRIMARY}` per learning rate and structure"
     averages["mean of structures"] = averages.mean(axis=1)
@@ -132,7 +134,7 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         zoom=True,
     )
     means = structure_means(data)
-    labelled = data.assign(value=data[column].map(lambda v: f"{v:g}"))
+    labelled = data.sort_values(column, kind="stable").assign(value=lambda d: d[column].map(value_text))
     best_per_value = curve.idxmax(axis=1)
     wins = best_per_value.value_counts()
     leaders = [name for name, count in wins.items() if count == wins.max()]
@@ -157,7 +159,10 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         "lines": lines_,
         "figures": [
             figure_entry(
-                curve_png, link_prefix, f"`{PRIMARY}` vs {name}, one line per structure (mean over backbones)", curve
+                curve_png,
+                link_prefix,
+                f"`{PRIMARY}` vs {name}, one line per structure (mean over backbones)",
+                curve.rename(index=value_text),
             ),
             figure_entry(avg_png, link_prefix, avg_title, averages),
         ],

@@ -6,7 +6,7 @@ from functools import partial
 
 import pandas as pd
 
-from harness.settings import SeedGate
+from harness.settings import SeedGate, lr_text
 from reports import markers, stats
 from reports.load import busiest_machine, distinct, machine, measured, precision
 from reports.stats import seeds_reached
@@ -269,7 +269,7 @@ def budget(df: pd.DataFrame) -> dict:
         "min_steps": [int(v) for v in values("budget.min_steps")],
         "patience": [int(v) for v in values("budget.patience")],
         "batch": [int(v) for v in values("budget.batch_size")],
-        "lr": values("budget.lr"),
+        "lr": [lr_text(v) for v in values("budget.lr")],
         "optimizer": values("budget.optimizer") or ["adam"],
         "loss_on": values("params.loss_on") or ["logits"],
         "weights": values("params.weights") or ["none"],

@@ -1,0 +1,48 @@
+"""How the pages show numbers: rates, size buckets, the write-ups' ratios, figure titles, whiskers,
+accuracy axes and the budget line. The verdicts themselves are tested in test_reports.py."""
+
+import pandas as pd
+import pytest
+
+from fakes import fake_record, write_records
+from harness.settings import lr_text
+from reports.__main__ import main
+from reports.render import md_table
+from studies import sbh
+
+
+@pytest.fixture(scope="module")
+def cpu_default_page(tmp_path_factory):
+    """The CPU default selection, one seed, records without a precision: write-up 001's grid on
+    every backbone, ResNet-18 alone on the other combos and in the sweeps at their first value
+    per bucket (the shipped run's shape)."""
+    root = tmp_path_factory.mktemp("display")
+    cases = [case for case in sbh.all_cases() if case.in_cpu_default]
+    records = [fake_record(case, acc=0.95 + 0.001 * i % 0.04, seconds=1.0) for i, case in enumerate(cases)]
+    for record, case in zip(records, cases, strict=True):
+        record.budget = {"epochs": 1, "batch_size": 32, "lr": case.lr or sbh.BASE_LR, "min_steps": 96}
+    write_records(root / "results", records)
+    assert main(["render", str(root / "results"), "--out", str(root / "out")]) == 0
+    return (root / "out" / "sbh.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("rate", "text"), [(1e-4, "1e-4"), (1.5e-4, "1.5e-4"), (1.25e-3, "1.25e-3"), (5e-3, "5e-3"), (0.001, "1e-3")]
+)
+def test_a_rate_is_written_as_the_writeups_write_it(rate, text):
+    assert lr_text(rate) == text
+    assert sbh.lr_tag(rate) == f"lr{text}", "case ids keep their form"
+
+
+def test_a_text_row_label_is_not_read_as_a_number():
+    table = md_table(pd.DataFrame({"accuracy": [0.5]}, index=pd.Index(["1.5e-4"], name="learning rate")))
+    assert "| 1.5e-4 " in table and "0.0001" not in table
+
+
+def test_rates_print_as_the_writeups_write_them(cpu_default_page):
+    sweep = cpu_default_page[cpu_default_page.index("### 5-3.") : cpu_default_page.index("**Every sweep case**")]
+    assert "learning rate 1e-4, 1.5e-4, 5e-4, 1.5e-3, 3.5e-3, 5e-3;" in cpu_default_page, "the budget line"
+    assert "resnet18 on 1.5e-4, 5e-4, 1.5e-3, 3.5e-3, 5e-3;" in sweep, "matched cells, in the rates' order"
+    assert sweep.count("| 1.5e-4 ") == 2, "both tables of the sweep"
+    assert "0.0001" not in sweep and "0.00015" not in sweep
+    assert "16 rates 1.5e-4 to 5e-3" in cpu_default_page
