@@ -157,7 +157,7 @@ def grouped_bars(
                 bar.set_visible(False)
             elif bad:
                 bar.set_hatch("//")
-    ax.set_xticks(x, [str(i) for i in table.index])
+    ax.set_xticks(x, [_tick_label(str(i)) for i in table.index])
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     finite = table.to_numpy(dtype=float)
@@ -261,6 +261,11 @@ def _label_points(ax, points: pd.DataFrame, x: str, y: str, label: str, front: p
             arrowprops={"arrowstyle": "-", "color": "0.7", "lw": 0.5} if target != float(row[y]) else None,
         )
     ax.set_ylim(low - 0.05 * span, max(high, placed[-1]) + 0.08 * span)
+
+
+def _tick_label(text: str, width: int = 15) -> str:
+    """A group label too wide for its bars ("400-1.6K (ran: 400)") breaks before its parenthesis."""
+    return text.replace(" (", "\n(", 1) if len(text) > width else text
 
 
 def _flags(flagged: pd.DataFrame | None, column, n: int) -> list[bool]:

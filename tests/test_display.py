@@ -1,6 +1,8 @@
 """How the pages show numbers: rates, size buckets, the write-ups' ratios, figure titles, whiskers,
 accuracy axes and the budget line. The verdicts themselves are tested in test_reports.py."""
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -8,6 +10,7 @@ from fakes import fake_record, write_records
 from harness.settings import lr_text
 from reports.__main__ import main
 from reports.render import md_table
+from reports.sbh.sections import bucket_label
 from studies import sbh
 
 
@@ -46,3 +49,11 @@ def test_rates_print_as_the_writeups_write_them(cpu_default_page):
     assert sweep.count("| 1.5e-4 ") == 2, "both tables of the sweep"
     assert "0.0001" not in sweep and "0.00015" not in sweep
     assert "16 rates 1.5e-4 to 5e-3" in cpu_default_page
+
+
+def test_a_size_bucket_is_labelled_by_the_sizes_it_holds(cpu_default_page):
+    assert "| 400-1.6K (ran: 400) " in cpu_default_page
+    assert "| 2.0K-4.0K (ran: 2000) " in cpu_default_page
+    assert "| 4.8K-10.0K (ran: 4800, 10000) " in cpu_default_page
+    assert not re.search(r"\| 400-1\.6K +\|", cpu_default_page), "one size held, not named as if four"
+    assert bucket_label("400-1.6K", pd.Series([400.0, 800.0, 1200.0, 1600.0])) == "400-1.6K"

@@ -117,6 +117,7 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         averages = pivot_by(grouped, "bucket", "structure").reindex(
             [b for b in sbh.SIZE_BUCKETS if b in set(grouped["bucket"])]
         )
+        averages.index = [bucket_label(b, grouped.loc[grouped["bucket"] == b, "train_size"]) for b in averages.index]
         averages.index.name = "size bucket"
         avg_title = f"`{PRIMARY}` per size bucket and structure"
     else:
@@ -167,6 +168,15 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
             figure_entry(avg_png, link_prefix, avg_title, averages),
         ],
     }
+
+
+def bucket_label(bucket: str, sizes: pd.Series) -> str:
+    """A size bucket named by what the records hold in it: "400-1.6K (ran: 400)" where only some of
+    its sizes ran (the CPU default runs the first of each), the bucket's name where all did."""
+    ran = sorted(set(sizes))
+    if ran == sorted(sbh.SIZE_BUCKETS[bucket]):
+        return bucket
+    return f"{bucket} (ran: {', '.join(f'{v:g}' for v in ran)})"
 
 
 def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
