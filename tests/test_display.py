@@ -6,6 +6,7 @@ import re
 import pandas as pd
 import pytest
 
+import studies.writeups as writeups
 from fakes import fake_record, write_records
 from harness.settings import lr_text
 from reports.__main__ import main
@@ -57,3 +58,13 @@ def test_a_size_bucket_is_labelled_by_the_sizes_it_holds(cpu_default_page):
     assert "| 4.8K-10.0K (ran: 4800, 10000) " in cpu_default_page
     assert not re.search(r"\| 400-1\.6K +\|", cpu_default_page), "one size held, not named as if four"
     assert bucket_label("400-1.6K", pd.Series([400.0, 800.0, 1200.0, 1600.0])) == "400-1.6K"
+
+
+def test_the_writeups_latency_ratio_prints_at_its_own_precision(cpu_default_page):
+    """Write-up 001 Fig. 3 as a ratio, computed from their CSV: 2.0911 for ResNet-18, not 2.0910."""
+    times = pd.DataFrame(writeups.rows("001_experiment_1")).astype({"inference_time": float})
+    mine = times[times["backbone"] == "resnet18"].set_index("case")["inference_time"]
+    ratio = mine[["1", "4_1", "4_2"]].mean() / mine[["2", "3"]].mean()
+    assert f"{ratio:.4f}" == "2.0911"
+    assert re.search(rf"\| resnet18\s+\|\s+{ratio:.4f} \|", cpu_default_page)
+    assert "2.0910" not in cpu_default_page

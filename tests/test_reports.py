@@ -66,7 +66,7 @@ def test_writeup_numbers_stand_beside_ours(grid_records, tmp_path):
         r"\| 0\.9900 \(1 seed\)\s+\|\s+-0\.0062\s+\| not comparable \(different budget: smoke profile\)",
         section,
     )
-    assert re.search(r"\| resnet18\s+\|\s+2\.0910\s+\|\s+2\.0000\s+\| agree \(within 10%\)", section)
+    assert re.search(r"\| resnet18\s+\|\s+2\.0911\s+\|\s+2\.0000\s+\| agree \(within 10%\)", section)
     about_two = r"A shared backbone is about 2\N{MULTIPLICATION SIGN} faster than split backbones\."
     assert re.search(about_two + r"\s+\| holds", section)
     assert "| 001 Fig. 4  | acc_all_heads  |               15 |             15 |" in section

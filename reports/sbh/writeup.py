@@ -140,7 +140,8 @@ def latency_ratios(df: pd.DataFrame) -> pd.DataFrame:
         t = theirs[theirs["backbone"] == backbone].set_index("structure")["inference_time"]
         their_ratio = t[list(SPLIT_BACKBONE)].mean() / t[list(SHARED_BACKBONE)].mean()
         mine = ours[ours["backbone"] == backbone].groupby("structure")["latency_b32_s"].mean()
-        row = {"backbone": backbone, "write-up ratio": round(their_ratio, 3)}
+        # Four decimals, as the table prints them: rounded to three, 2.0911 would print as 2.0910.
+        row = {"backbone": backbone, "write-up ratio": round(their_ratio, 4)}
         if not set(SPLIT_BACKBONE + SHARED_BACKBONE) <= set(mine.index):
             rows.append({**row, "our ratio": None, "verdict": "not measured (needs all five structures)"})
             continue
@@ -149,7 +150,7 @@ def latency_ratios(df: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 **row,
-                "our ratio": round(our_ratio, 3),
+                "our ratio": round(our_ratio, 4),
                 "verdict": f"agree (within {RATIO_AGREE_WITHIN:.0%})"
                 if close
                 else f"differs ({our_ratio / their_ratio - 1:+.0%})",
