@@ -311,6 +311,7 @@ def build(
         f"{'/'.join(f'{n:,}' for n in spent['train_images'])} images, {'; '.join(spent['loss'])}"
     )
     errors = ok["test_acc_ci"] if ok["seeds"].max() > 1 else None
+    seeds = stats.seeds_words(per_seed[per_seed["measured"]])
     vs = pd.DataFrame(
         {
             "ours": ok["test_acc"],
@@ -322,8 +323,8 @@ def build(
     bars = grouped_bars(
         vs,
         figures_dir / "blocks_accuracy.png",
-        title="test accuracy: ours vs write-up 003"
-        + (" (error bars: 95 % CI over seeds)" if errors is not None else " (one seed)"),
+        title=f"test accuracy: ours ({seeds}) vs write-up 003"
+        + ("\nerror bars: 95 % CI over seeds" if errors is not None else ""),
         ylabel="test accuracy",
         zoom=True,
         flagged=pd.DataFrame({"ours": ok["status"] == "failed", "write-up 003": False}),
@@ -347,7 +348,7 @@ def build(
         "heatmaps": heatmaps(df_all, records, results_dirs, figures_dir),
         "missing": [c.id for c in blocks.cases() if c.id not in set(per_seed["case_id"])],
         "problems": per_seed[per_seed["status"] != "passed"],
-        "pareto": pareto_part(df, timed, figures_dir, link_prefix),
+        "pareto": pareto_part(df, timed, figures_dir, link_prefix, seeds=seeds),
         "link_prefix": link_prefix,
         "memory_method": next(
             iter(df.get("model.peak_memory_method", pd.Series(dtype=object)).dropna()), "not measured"
@@ -370,8 +371,11 @@ def _marked(table: pd.DataFrame, marks: pd.Series) -> pd.DataFrame:
     return table
 
 
-def pareto_part(df: pd.DataFrame, timed: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
-    """Mean test accuracy over all seeds against mean inference time over the seeds of one machine."""
+def pareto_part(
+    df: pd.DataFrame, timed: pd.DataFrame, figures_dir: Path, link_prefix: str, *, seeds: str
+) -> dict | None:
+    """Mean test accuracy over all seeds (``seeds``: in words) against mean inference time over the
+    seeds of one machine."""
     ok = df[df["measured"]]
     inference_s = timed.groupby("network")["inference_s"].mean()
     ok = ok[ok.index.isin(inference_s.index)]
@@ -387,8 +391,8 @@ def pareto_part(df: pd.DataFrame, timed: pd.DataFrame, figures_dir: Path, link_p
         y="test_acc",
         label="network",
         front=front,
-        title="test accuracy vs inference time (10,000 test images)",
-        xlabel="inference time (s)",
+        title=f"test accuracy ({seeds}) vs inference time\n(times: {stats.seeds_words(timed)}, one machine)",
+        xlabel="inference time for the 10,000 test images (s)",
         ylabel="test accuracy",
     )
     return {"png": f"{link_prefix}/{path.name}", "front": points[front].sort_values("inference_s")}

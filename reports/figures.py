@@ -19,6 +19,7 @@ import inspect
 import multiprocessing
 import os
 import pickle
+import textwrap
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
@@ -158,7 +159,7 @@ def grouped_bars(
             elif bad:
                 bar.set_hatch("//")
     ax.set_xticks(x, [_tick_label(str(i)) for i in table.index])
-    ax.set_title(title)
+    _set_title(ax, title)
     ax.set_ylabel(ylabel)
     finite = table.to_numpy(dtype=float)
     spread = (
@@ -193,7 +194,7 @@ def lines(
         ax.set_xscale("log")
     ax.set_xticks(x, xtick_labels or [f"{v:g}" for v in x])
     ax.minorticks_off()
-    ax.set_title(title)
+    _set_title(ax, title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -230,7 +231,7 @@ def pareto(
     ax.xaxis.set_minor_formatter(
         matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if str(f"{v:g}")[0] in "25" else "")
     )
-    ax.set_title(title)
+    _set_title(ax, title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -261,6 +262,12 @@ def _label_points(ax, points: pd.DataFrame, x: str, y: str, label: str, front: p
             arrowprops={"arrowstyle": "-", "color": "0.7", "lw": 0.5} if target != float(row[y]) else None,
         )
     ax.set_ylim(low - 0.05 * span, max(high, placed[-1]) + 0.08 * span)
+
+
+def _set_title(ax, title: str, **options) -> None:
+    """The title, each of its lines wrapped to the figure's width (titles say what is averaged, at length)."""
+    width = int(ax.figure.get_figwidth() * 8)
+    ax.set_title("\n".join(textwrap.fill(line, width) for line in title.split("\n")), **options)
 
 
 def _tick_label(text: str, width: int = 15) -> str:
@@ -317,7 +324,7 @@ def curves_against(table: pd.DataFrame, path: Path, *, title: str, xlabel: str, 
                 ax.plot(
                     series.index, series.to_numpy(dtype=float), style, marker="o", ms=3, color=f"C{i}", label=column
                 )
-    ax.set_title(title, fontsize=10)
+    _set_title(ax, title, fontsize=10)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

@@ -9,14 +9,16 @@ import pytest
 import studies.writeups as writeups
 from fakes import fake_record, write_records
 from harness.settings import lr_text
+from reports import sbh as reports_sbh
 from reports.__main__ import main
 from reports.render import md_table
-from reports.sbh.sections import bucket_label
+from reports.sbh import sections
+from reports.sbh.sections import backbones_words, bucket_label, combos_words
 from studies import sbh
 
 
 @pytest.fixture(scope="module")
-def cpu_default_page(tmp_path_factory):
+def cpu_default_records(tmp_path_factory):
     """The CPU default selection, one seed, records without a precision: write-up 001's grid on
     every backbone, ResNet-18 alone on the other combos and in the sweeps at their first value
     per bucket (the shipped run's shape)."""
@@ -26,8 +28,33 @@ def cpu_default_page(tmp_path_factory):
     for record, case in zip(records, cases, strict=True):
         record.budget = {"epochs": 1, "batch_size": 32, "lr": case.lr or sbh.BASE_LR, "min_steps": 96}
     write_records(root / "results", records)
-    assert main(["render", str(root / "results"), "--out", str(root / "out")]) == 0
-    return (root / "out" / "sbh.md").read_text()
+    return root / "results"
+
+
+@pytest.fixture(scope="module")
+def titles(cpu_default_records, tmp_path_factory):
+    """Every figure title the sbh page drew, by file name; the page's text under "page"."""
+    out = tmp_path_factory.mktemp("display-out")
+    drawn = {}
+    patch = pytest.MonkeyPatch()
+    for module, name in [(sections, "grouped_bars"), (sections, "lines"), (reports_sbh, "grouped_bars")]:
+        real = getattr(module, name)
+
+        def spy(table, path, *, title, real=real, **options):
+            drawn[path.stem] = title
+            return real(table, path, title=title, **options)
+
+        patch.setattr(module, name, spy)
+    try:
+        assert main(["render", str(cpu_default_records), "--out", str(out)]) == 0
+    finally:
+        patch.undo()
+    return {**drawn, "page": (out / "sbh.md").read_text()}
+
+
+@pytest.fixture(scope="module")
+def cpu_default_page(titles):
+    return titles["page"]
 
 
 @pytest.mark.parametrize(
@@ -68,3 +95,31 @@ def test_the_writeups_latency_ratio_prints_at_its_own_precision(cpu_default_page
     assert f"{ratio:.4f}" == "2.0911"
     assert re.search(rf"\| resnet18\s+\|\s+{ratio:.4f} \|", cpu_default_page)
     assert "2.0910" not in cpu_default_page
+
+
+def test_titles_say_which_backbones_combos_and_seeds_a_figure_averages(titles):
+    assert titles["combos_acc_by_structure"] == (
+        "acc_all_heads by structure\nresnet18: mean over 6 combos; resnet34, resnet50: digits 0,1,2 only; one seed"
+    )
+    assert titles["combos_inference_by_structure"].endswith("resnet34, resnet50: digits 0,1,2 only; one seed")
+    assert titles["combos_acc_by_combo"].endswith("mean over 5 structures; one seed")
+    for name in ("size_acc_curve", "size_acc_averages", "lr_acc_curve", "lr_acc_averages"):
+        assert titles[name].endswith("\nresnet18 only; one seed"), name
+        assert "mean over backbones" not in titles[name]
+    assert titles["d012_acc_all_heads"].endswith("digits 0,1,2 (one seed)")
+    page = titles["page"]
+    assert (
+        "**`acc_all_heads` by structure (resnet18: mean over 6 combos; resnet34, resnet50: digits 0,1,2 only; " in page
+    )
+    assert "**`acc_all_heads` vs learning rate, one line per structure (resnet18 only; one seed)**" in page
+
+
+def test_title_words_are_computed_from_the_frame():
+    rows = [("resnet18", d) for d in ("0,1,2", "0,3,4", "6,8,9")] + [("resnet34", "0,1,2"), ("resnet50", "0,1,2")]
+    frame = pd.DataFrame(rows, columns=["backbone", "digits"])
+    assert combos_words(frame) == "resnet18: mean over 3 combos; resnet34, resnet50: digits 0,1,2 only"
+    assert combos_words(frame[frame["backbone"] == "resnet18"]) == "mean over 3 combos"
+    assert combos_words(frame[frame["digits"] == "0,1,2"]) == "digits 0,1,2 only"
+    assert backbones_words(frame, "digits") == "mean over resnet18, resnet34, resnet50 where measured"
+    assert backbones_words(frame[frame["digits"] == "0,1,2"], "digits") == "mean over resnet18, resnet34, resnet50"
+    assert backbones_words(frame[frame["backbone"] == "resnet34"], "digits") == "resnet34 only"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.settings import lr_text
-from reports import markers
+from reports import markers, stats
 from reports.figures import grouped_bars
 from reports.sbh import claims, writeup
 from reports.sbh.sections import combos_section, figure_entry, pareto_part, reproduce_command, sweep_section
@@ -64,10 +64,11 @@ def combo_section(digits: str, group: pd.DataFrame, figures_dir: Path, link_pref
     for metric, title in [*ACCURACY_METRICS.items(), ("inference_s", "inference time (s)")]:
         is_time = metric == "inference_s"
         fmt = ".3f" if is_time else ".4f"
+        seeds = stats.seeds_words(group[group[metric].notna()])
         path = grouped_bars(
             pivot(group, metric),
             figures_dir / f"{tag}_{metric}.png",
-            title=f"{'inference time for the test subset' if is_time else title} - digits {digits}",
+            title=f"{'inference time for the test subset' if is_time else title} - digits {digits} ({seeds})",
             ylabel="seconds (median of rounds)" if is_time else "test accuracy",
             zoom=not is_time,
             flagged=flagged,

@@ -24,6 +24,32 @@ def figure_entry(path: Path, link_prefix: str, title: str, table: pd.DataFrame, 
     }
 
 
+def combos_words(data: pd.DataFrame) -> str:
+    """What each backbone's bars average over: "mean over 6 combos" where every backbone ran the same
+    combos, else per backbone: "resnet18: mean over 6 combos; resnet34, resnet50: digits 0,1,2 only"."""
+    held = data.groupby("backbone")["digits"].agg(lambda s: tuple(sorted(set(s))))
+    held = held.reindex([b for b in sbh.BACKBONES if b in held.index])
+
+    def one(combos: tuple) -> str:
+        return f"mean over {len(combos)} combos" if len(combos) > 1 else f"digits {combos[0]} only"
+
+    if held.nunique() == 1:
+        return one(held.iloc[0])
+    groups: dict[tuple, list[str]] = {}
+    for backbone, combos in held.items():
+        groups.setdefault(combos, []).append(backbone)
+    return "; ".join(f"{', '.join(names)}: {one(combos)}" for combos, names in groups.items())
+
+
+def backbones_words(data: pd.DataFrame, column: str) -> str:
+    """Which backbones a point along ``column`` averages: "resnet18 only", "mean over resnet18, resnet34"."""
+    names = [b for b in sbh.BACKBONES if b in set(data["backbone"])]
+    if len(names) == 1:
+        return f"{names[0]} only"
+    everywhere = data.groupby(column)["backbone"].nunique().eq(len(names)).all()
+    return f"mean over {', '.join(names)}{'' if everywhere else ' where measured'}"
+
+
 def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict | None:
     """Write-up 000 section 3-1: the grid on six combos, averaged over combos and per combo."""
     # A block is one seed too: a structure whose other seeds have not run yet must not be averaged
@@ -39,6 +65,10 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dic
     common = set.intersection(*(set(g["backbone"]) for _, g in data.groupby("digits")))
     combo_means = data[data["backbone"].isin(common)].groupby("digits")[PRIMARY].mean()
     means = structure_means(data)
+    timed = data[data["inference_s"].notna()]
+    over = f"{combos_words(data)}; {stats.seeds_words(data)}"
+    timed_over = f"{combos_words(timed)}; {stats.seeds_words(timed)}"
+    per_combo = f"mean over {data['structure'].nunique()} structures; {stats.seeds_words(data)}"
     return {
         "digit_sets": sorted(data["digits"].unique()),
         "cases": len(data),
@@ -56,23 +86,23 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dic
                 grouped_bars(
                     by_structure,
                     figures_dir / "combos_acc_by_structure.png",
-                    title=f"{PRIMARY}, mean over combos",
+                    title=f"{PRIMARY} by structure\n{over}",
                     ylabel="test accuracy",
                     zoom=True,
                 ),
                 link_prefix,
-                f"`{PRIMARY}` by structure, mean over combos",
+                f"`{PRIMARY}` by structure ({over})",
                 by_structure,
             ),
             figure_entry(
                 grouped_bars(
                     time_by_structure,
                     figures_dir / "combos_inference_by_structure.png",
-                    title="inference time, mean over combos",
+                    title=f"inference time by structure\n{timed_over}",
                     ylabel="seconds (median of rounds)",
                 ),
                 link_prefix,
-                "inference time (s) by structure, mean over combos",
+                f"inference time (s) by structure ({timed_over})",
                 time_by_structure,
                 ".3f",
             ),
@@ -80,12 +110,12 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dic
                 grouped_bars(
                     by_combo,
                     figures_dir / "combos_acc_by_combo.png",
-                    title=f"{PRIMARY}, mean over structures, per combo",
+                    title=f"{PRIMARY} by digit combo\n{per_combo}",
                     ylabel="test accuracy",
                     zoom=True,
                 ),
                 link_prefix,
-                f"`{PRIMARY}` by digit combo, mean over structures",
+                f"`{PRIMARY}` by digit combo ({per_combo})",
                 by_combo,
             ),
         ],
@@ -100,12 +130,13 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         return None
     curve = pivot_by(data, column, "structure")
     curve.index.name = name
+    over = f"{backbones_words(data, column)}; {stats.seeds_words(data)}"
     value_text = (lambda v: f"{v:g}") if experiment == "size" else lr_text  # rates as the write-ups write them
     tick_labels = [value_text(v) for v in curve.index]
     curve_png = lines(
         curve,
         figures_dir / f"{experiment}_acc_curve.png",
-        title=f"{PRIMARY} vs {name} (digits {','.join(map(str, sbh.SWEEP_DIGITS))}), mean over backbones",
+        title=f"{PRIMARY} vs {name} (digits {','.join(map(str, sbh.SWEEP_DIGITS))})\n{over}",
         xlabel=name,
         ylabel="test accuracy",
         logx=True,
@@ -130,7 +161,7 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
     avg_png = grouped_bars(
         bars,
         figures_dir / f"{experiment}_acc_averages.png",
-        title=avg_title.replace("`", ""),
+        title=f"{avg_title}\n{over}".replace("`", ""),
         ylabel="test accuracy",
         zoom=True,
     )
@@ -162,10 +193,10 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
             figure_entry(
                 curve_png,
                 link_prefix,
-                f"`{PRIMARY}` vs {name}, one line per structure (mean over backbones)",
+                f"`{PRIMARY}` vs {name}, one line per structure ({over})",
                 curve.rename(index=value_text),
             ),
-            figure_entry(avg_png, link_prefix, avg_title, averages),
+            figure_entry(avg_png, link_prefix, f"{avg_title} ({over})", averages),
         ],
     }
 
