@@ -138,6 +138,7 @@ def epoch_curves(per_seed: pd.DataFrame, records: dict, figures_dir: Path, link_
         title=f"test accuracy after each epoch: ours (solid, {seeds}) vs write-up 003's runs (dashed)",
         xlabel="epoch",
         ylabel="test accuracy",
+        ymax=1.0,
     )
     return {
         "png": f"{link_prefix}/{path.name}",
@@ -329,6 +330,7 @@ def build(
         zoom=True,
         flagged=pd.DataFrame({"ours": ok["status"] == "failed", "write-up 003": False}),
         errors=pd.DataFrame({"ours": errors}) if errors is not None else None,
+        ymax=1.0,
     )
     return {
         "df": df,
@@ -394,5 +396,6 @@ def pareto_part(
         title=f"test accuracy ({seeds}) vs inference time\n(times: {stats.seeds_words(timed)}, one machine)",
         xlabel="inference time for the 10,000 test images (s)",
         ylabel="test accuracy",
+        ymax=1.0,
     )
     return {"png": f"{link_prefix}/{path.name}", "front": points[front].sort_values("inference_s")}

@@ -5,11 +5,14 @@ import re
 
 import pandas as pd
 import pytest
+from matplotlib.container import ErrorbarContainer
 
 import studies.writeups as writeups
 from fakes import fake_record, write_records
 from harness.settings import lr_text
+from reports import figures as reports_figures
 from reports import sbh as reports_sbh
+from reports import stats
 from reports.__main__ import main
 from reports.render import md_table
 from reports.sbh import sections
@@ -106,7 +109,7 @@ def test_titles_say_which_backbones_combos_and_seeds_a_figure_averages(titles):
     for name in ("size_acc_curve", "size_acc_averages", "lr_acc_curve", "lr_acc_averages"):
         assert titles[name].endswith("\nresnet18 only; one seed"), name
         assert "mean over backbones" not in titles[name]
-    assert titles["d012_acc_all_heads"].endswith("digits 0,1,2 (one seed)")
+    assert titles["d012_acc_all_heads"].endswith("\ndigits 0,1,2, one seed")
     page = titles["page"]
     assert (
         "**`acc_all_heads` by structure (resnet18: mean over 6 combos; resnet34, resnet50: digits 0,1,2 only; " in page
@@ -123,3 +126,78 @@ def test_title_words_are_computed_from_the_frame():
     assert backbones_words(frame, "digits") == "mean over resnet18, resnet34, resnet50 where measured"
     assert backbones_words(frame[frame["digits"] == "0,1,2"], "digits") == "mean over resnet18, resnet34, resnet50"
     assert backbones_words(frame[frame["backbone"] == "resnet34"], "digits") == "resnet34 only"
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The matplotlib figure each figure function saves, by file name."""
+    figures = {}
+    real = reports_figures.save_figure
+
+    def keep(fig, path, table):
+        figures[path.stem] = fig
+        return real(fig, path, table)
+
+    monkeypatch.setattr(reports_figures, "save_figure", keep)
+    return figures
+
+
+def whiskers(ax) -> list[tuple[float, float, float]]:
+    """(x, bottom, top) of every error bar drawn on ``ax``."""
+    out = []
+    for container in ax.containers:
+        if isinstance(container, ErrorbarContainer):
+            for segment in container.lines[2][0].get_segments():
+                (x, bottom), (_, top) = segment
+                out.append((float(x), float(bottom), float(top)))
+    return out
+
+
+def test_whiskers_only_on_bars_with_two_or_more_seeds(drawn, tmp_path):
+    """resnet18 ran three seeds, resnet34 one: its CI is NaN and its bar has no whisker."""
+    runs = pd.DataFrame(
+        [("arch1 (1)", "resnet18", acc) for acc in (0.90, 0.92, 0.94)] + [("arch1 (1)", "resnet34", 0.95)],
+        columns=["structure", "backbone", "acc"],
+    )
+    cells = runs.groupby(["structure", "backbone"])["acc"]
+    means, halves = cells.mean().unstack(), cells.agg(stats.ci_halfwidth).unstack()
+    assert halves["resnet34"].isna().all()
+    reports_figures.grouped_bars(
+        means, tmp_path / "bars.png", title="t", ylabel="test accuracy", zoom=True, errors=halves, ymax=1.0
+    )
+    (ax,) = drawn["bars"].axes
+    bars = [patch for patch in ax.patches if patch.get_visible()]
+    drawn_at = [x for x, _, _ in whiskers(ax)]
+    assert len(drawn_at) == 1, "one whisker: the three-seed bar"
+    assert drawn_at[0] == pytest.approx(bars[0].get_x() + bars[0].get_width() / 2)
+
+
+def test_a_whisker_and_the_accuracy_axis_stop_at_one(drawn, tmp_path):
+    means = pd.DataFrame({"resnet18": [0.99, 0.95]}, index=["arch1 (1)", "arch2 (2)"])
+    halves = pd.DataFrame({"resnet18": [0.05, 0.01]}, index=means.index)
+    reports_figures.grouped_bars(
+        means, tmp_path / "acc.png", title="t", ylabel="test accuracy", zoom=True, errors=halves, ymax=1.0
+    )
+    (ax,) = drawn["acc"].axes
+    assert ax.get_ylim()[1] <= 1.0
+    assert max(top for _, _, top in whiskers(ax)) == pytest.approx(1.0)
+    assert min(bottom for _, bottom, _ in whiskers(ax)) == pytest.approx(0.94), "the lower half stays whole"
+    curve = pd.DataFrame({"arch1 (1)": [0.999, 1.0]}, index=pd.Index([400.0, 800.0], name="train images"))
+    reports_figures.lines(curve, tmp_path / "curve.png", title="t", xlabel="n", ylabel="test accuracy", ymax=1.0)
+    assert drawn["curve"].axes[0].get_ylim()[1] <= 1.0
+    points = pd.DataFrame({"name": ["a", "b", "c"], "acc": [0.999, 0.998, 0.9], "s": [1.0, 2.0, 3.0]})
+    reports_figures.pareto(
+        points,
+        tmp_path / "front.png",
+        x="s",
+        y="acc",
+        label="name",
+        front=pd.Series([True, False, False]),
+        title="t",
+        xlabel="s",
+        ylabel="test accuracy",
+        ymax=1.0,
+    )
+    (ax, *_) = drawn["front"].axes
+    assert ax.get_ylim()[1] <= 1.0
+    assert all(text.xyann[1] < 1.0 for text in ax.texts), "every label inside the axis"

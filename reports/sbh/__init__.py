@@ -68,11 +68,12 @@ def combo_section(digits: str, group: pd.DataFrame, figures_dir: Path, link_pref
         path = grouped_bars(
             pivot(group, metric),
             figures_dir / f"{tag}_{metric}.png",
-            title=f"{'inference time for the test subset' if is_time else title} - digits {digits} ({seeds})",
+            title=f"{'inference time for the test subset' if is_time else title}\ndigits {digits}, {seeds}",
             ylabel="seconds (median of rounds)" if is_time else "test accuracy",
             zoom=not is_time,
             flagged=flagged,
             errors=ci_pivot(group, metric),
+            ymax=None if is_time else 1.0,
         )
         section["figures"].append(
             {**figure_entry(path, link_prefix, title, shown(group, metric, fmt), fmt), "metric": metric}

@@ -89,6 +89,7 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dic
                     title=f"{PRIMARY} by structure\n{over}",
                     ylabel="test accuracy",
                     zoom=True,
+                    ymax=1.0,
                 ),
                 link_prefix,
                 f"`{PRIMARY}` by structure ({over})",
@@ -113,6 +114,7 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dic
                     title=f"{PRIMARY} by digit combo\n{per_combo}",
                     ylabel="test accuracy",
                     zoom=True,
+                    ymax=1.0,
                 ),
                 link_prefix,
                 f"`{PRIMARY}` by digit combo ({per_combo})",
@@ -141,6 +143,7 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         ylabel="test accuracy",
         logx=True,
         xtick_labels=tick_labels,
+        ymax=1.0,
     )
     if experiment == "size":
         buckets = {size: bucket for bucket, sizes in sbh.SIZE_BUCKETS.items() for size in sizes}
@@ -164,6 +167,7 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         title=f"{avg_title}\n{over}".replace("`", ""),
         ylabel="test accuracy",
         zoom=True,
+        ymax=1.0,
     )
     means = structure_means(data)
     labelled = data.sort_values(column, kind="stable").assign(value=lambda d: d[column].map(value_text))
@@ -228,6 +232,7 @@ def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str) -> dict |
         title=f"{PRIMARY} vs inference time, digits 0,1,2 ({stats.seeds_words(data)})",
         xlabel="inference time for the test subset (s, log scale)",
         ylabel="test accuracy",
+        ymax=1.0,
     )
     named = points[front].sort_values("inference_s")
     return {
