@@ -18,7 +18,7 @@ from harness.records import STATUSES
 from harness.settings import lr_text
 from reports import markers, stats, versus
 from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
-from reports.load import busiest_machine, distinct, find_artifact, machine, measured, precision
+from reports.load import busiest_machine, distinct, find_artifact, machine, measured, precision_words
 from studies import blocks
 
 FOUR_COLUMNS = ["acc", "loss", "test_acc", "test_loss"]
@@ -67,7 +67,7 @@ def budget(per_seed: pd.DataFrame) -> dict:
         "lr": [lr_text(v) for v in values("budget.lr")],
         "loss": values("params.loss") or ["cross-entropy on logits"],
         "seeds": sorted({int(s) for s in per_seed["seed"]}),
-        "precision": sorted(set(precision(per_seed))),
+        "precision": precision_words(per_seed),
         "batches": {n: int(b) for n, b in per_seed.groupby("network")["budget.batch_size"].first().items()},
         "devices": values("environment.gpu") or values("environment.cpu"),
         "present": int(per_seed["network"].nunique()),

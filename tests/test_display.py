@@ -201,3 +201,16 @@ def test_a_whisker_and_the_accuracy_axis_stop_at_one(drawn, tmp_path):
     (ax, *_) = drawn["front"].axes
     assert ax.get_ylim()[1] <= 1.0
     assert all(text.xyann[1] < 1.0 for text in ax.texts), "every label inside the axis"
+
+
+def test_the_budget_line_says_precision_not_recorded_for_records_without_one(cpu_default_page, tmp_path):
+    assert "backbone weights none, precision not recorded;" in cpu_default_page
+    cases = sbh.grid(sbh.WRITEUP001_DIGITS)
+    records = [fake_record(case, acc=0.99 - 0.002 * i, seconds=1.0) for i, case in enumerate(cases)]
+    for record in records[:10]:
+        record.environment["precision"] = {"train": "bf16", "inference": "bf16", "why": "native"}
+    write_records(tmp_path / "results", records)
+    assert main(["render", str(tmp_path / "results"), "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "sbh.md").read_text()
+    assert "precision bf16 (10 records), precision not recorded (5 records);" in text
+    assert "fp32" not in text.split("training images per case")[0], "no precision is assumed"
