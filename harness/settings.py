@@ -13,6 +13,12 @@ from harness.judge import SEED_GATE_NEED, SEED_GATE_OF
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
+def lr_text(lr: float) -> str:
+    """A learning rate as the write-ups write it: 1.5e-4, 5e-3, 1e-4 (case ids and report pages)."""
+    mantissa, exponent = f"{lr:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 @dataclass(frozen=True)
 class Budget:
     epochs: int

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from harness.records import STATUSES
+from harness.settings import lr_text
 from reports import comparison, markers, stats, versus
 from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
-from reports.load import busiest_machine, distinct, find_artifact, machine, measured, precision
+from reports.load import busiest_machine, distinct, find_artifact, machine, measured, precision_words
 from reports.speed import SideBySide, side_by_side
 from studies import blocks, speed
 
@@ -65,10 +66,10 @@ def budget(per_seed: pd.DataFrame) -> dict:
         "profiles": values("profile"),
         "epochs": [int(v) for v in values("budget.epochs")],
         "train_images": [int(v) for v in values("budget.train_images")],
-        "lr": values("budget.lr"),
+        "lr": [lr_text(v) for v in values("budget.lr")],
         "loss": values("params.loss") or ["cross-entropy on logits"],
         "seeds": sorted({int(s) for s in per_seed["seed"]}),
-        "precision": sorted(set(precision(per_seed))),
+        "precision": precision_words(per_seed),
         "batches": {n: int(b) for n, b in per_seed.groupby("network")["budget.batch_size"].first().items()},
         "devices": values("environment.gpu") or values("environment.cpu"),
         "present": int(per_seed["network"].nunique()),
@@ -139,6 +140,7 @@ def epoch_curves(per_seed: pd.DataFrame, records: dict, figures_dir: Path, link_
         title=f"test accuracy after each epoch: ours (solid, {seeds}) vs write-up 003's runs (dashed)",
         xlabel="epoch",
         ylabel="test accuracy",
+        ymax=1.0,
     )
     return {
         "png": f"{link_prefix}/{path.name}",
@@ -315,6 +317,7 @@ def build(
         f"{'/'.join(f'{n:,}' for n in spent['train_images'])} images, {'; '.join(spent['loss'])}"
     )
     errors = ok["test_acc_ci"] if ok["seeds"].max() > 1 else None
+    seeds = stats.seeds_words(per_seed[per_seed["measured"]])
     vs = pd.DataFrame(
         {
             "ours": ok["test_acc"],
@@ -326,12 +329,13 @@ def build(
     bars = grouped_bars(
         vs,
         figures_dir / "blocks_accuracy.png",
-        title="test accuracy: ours vs write-up 003"
-        + (" (error bars: 95 % CI over seeds)" if errors is not None else " (one seed)"),
+        title=f"test accuracy: ours ({seeds}) vs write-up 003"
+        + ("\nerror bars: 95 % CI over seeds" if errors is not None else ""),
         ylabel="test accuracy",
         zoom=True,
         flagged=pd.DataFrame({"ours": ok["status"] == "failed", "write-up 003": False}),
         errors=pd.DataFrame({"ours": errors}) if errors is not None else None,
+        ymax=1.0,
     )
     return {
         "df": df,
@@ -351,7 +355,7 @@ def build(
         "heatmaps": heatmaps(df_all, records, results_dirs, figures_dir),
         "missing": [c.id for c in blocks.cases() if c.id not in set(per_seed["case_id"])],
         "problems": per_seed[per_seed["status"] != "passed"],
-        "pareto": pareto_part(df, sbs, figures_dir, link_prefix),
+        "pareto": pareto_part(df, sbs, figures_dir, link_prefix, seeds=seeds),
         "link_prefix": link_prefix,
         "memory_method": next(
             iter(df.get("model.peak_memory_method", pd.Series(dtype=object)).dropna()), "not measured"
@@ -374,8 +378,11 @@ def _marked(table: pd.DataFrame, marks: pd.Series) -> pd.DataFrame:
     return table
 
 
-def pareto_part(df: pd.DataFrame, sbs: SideBySide | None, figures_dir: Path, link_prefix: str) -> dict | None:
-    """Mean test accuracy over all seeds against inference time per image side by side (one process)."""
+def pareto_part(
+    df: pd.DataFrame, sbs: SideBySide | None, figures_dir: Path, link_prefix: str, *, seeds: str
+) -> dict | None:
+    """Mean test accuracy over all seeds (``seeds``: in words) against inference time per image
+    side by side (one process)."""
     ok = df[df["measured"]]
     if sbs is None:
         return None
@@ -393,8 +400,9 @@ def pareto_part(df: pd.DataFrame, sbs: SideBySide | None, figures_dir: Path, lin
         y="test_acc",
         label="network",
         front=front,
-        title=f"test accuracy ({stats.seeds_words(df)}) vs inference time per image, side by side",
+        title=f"test accuracy ({seeds}) vs inference time per image, side by side",
         xlabel="ms per image at the author's batch, median of rounds side by side",
         ylabel="test accuracy",
+        ymax=1.0,
     )
     return {"png": f"{link_prefix}/{path.name}", "front": points[front].sort_values("inference_ms_per_image")}

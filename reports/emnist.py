@@ -45,6 +45,8 @@ def learning_curves(df: pd.DataFrame, records: dict, figures_dir: Path, name: st
             ax.plot(curve.index, curve[train], marker="o", label="train")
             ax.plot(curve.index, curve[valid], marker="o", label="valid")
             ax.set_title(f"{row['case_id']}: {what}", fontsize=9)
+            if what == "accuracy" and ax.get_ylim()[1] > 1.0:
+                ax.set_ylim(top=1.0)  # an accuracy axis stops at 1
             ax.set_xlabel("epoch")
             ax.grid(alpha=0.3)
             ax.legend(fontsize="small")

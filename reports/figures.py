@@ -19,6 +19,7 @@ import inspect
 import multiprocessing
 import os
 import pickle
+import textwrap
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
@@ -124,54 +125,52 @@ def grouped_bars(
     zoom: bool = False,
     flagged: pd.DataFrame | None = None,
     errors: pd.DataFrame | None = None,
+    ymax: float | None = None,
 ) -> Path:
     """Rows are groups on the x axis, columns are bars within a group; NaN leaves a gap.
 
     ``zoom`` starts the y axis just below the smallest value (accuracies near 1 differ by
     tenths of a percent); ``flagged`` (same shape, bool) hatches bars of failed cases;
-    ``errors`` (same shape) draws error bars of that half-width (NaN: none).
+    ``errors`` (same shape) draws error bars of that half-width where it is a number (a 95 % CI
+    needs two or more seeds, so a single run's NaN draws none); ``ymax`` is the largest value
+    the quantity can take (accuracy: 1.0): neither the axis nor a whisker goes past it.
     """
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(table.index) + 2), 4))
     n = max(len(table.columns), 1)
     width = 0.8 / n
     x = np.arange(len(table.index))
+    errors = errors.reindex(index=table.index, columns=table.columns) if errors is not None else None
     swatches = []  # the legend's own patches: a hidden (missing) first bar must not hide a column's colour
+    low_ends, high_ends = [], []
     for i, column in enumerate(table.columns):
         values = table[column].to_numpy(dtype=float)
         name = str(column) if np.isfinite(values).any() else f"{column} (no data)"
-        yerr = None
-        if errors is not None and column in errors:
-            yerr = np.nan_to_num(errors[column].reindex(table.index).to_numpy(dtype=float), nan=0.0)
-        bars = ax.bar(
-            x + (i - (n - 1) / 2) * width,
-            np.nan_to_num(values, nan=0.0),
-            width,
-            label=name,
-            yerr=yerr,
-            capsize=2 if yerr is not None else 0,
-            color=f"C{i}",
-        )
+        positions = x + (i - (n - 1) / 2) * width
+        bars = ax.bar(positions, np.nan_to_num(values, nan=0.0), width, label=name, color=f"C{i}")
         swatches.append(matplotlib.patches.Patch(facecolor=f"C{i}", label=name))
         for bar, value, bad in zip(bars, values, _flags(flagged, column, len(values)), strict=True):
             if np.isnan(value):
                 bar.set_visible(False)
             elif bad:
                 bar.set_hatch("//")
-    ax.set_xticks(x, [str(i) for i in table.index])
-    ax.set_title(title)
+        half = errors[column].to_numpy(dtype=float) if errors is not None else np.full(len(values), np.nan)
+        whisker = np.isfinite(values) & np.isfinite(half)
+        below, above = half[whisker], half[whisker]
+        if ymax is not None:
+            above = np.clip(ymax - values[whisker], 0.0, above)
+        if whisker.any():
+            ax.errorbar(positions[whisker], values[whisker], yerr=[below, above], fmt="none", ecolor="k", capsize=2)
+        shown = np.isfinite(values)
+        low_ends += list(values[shown] - np.where(whisker, half, 0.0)[shown])
+        high_ends += list(values[whisker] + above) + list(values[shown & ~whisker])
+    ax.set_xticks(x, [_tick_label(str(i)) for i in table.index])
+    _set_title(ax, title)
     ax.set_ylabel(ylabel)
-    finite = table.to_numpy(dtype=float)
-    spread = (
-        np.nan_to_num(errors.reindex(index=table.index, columns=table.columns).to_numpy(dtype=float))
-        if errors is not None
-        else 0.0
-    )
-    low_ends, high_ends = (finite - spread)[np.isfinite(finite)], (finite + spread)[np.isfinite(finite)]
-    finite = finite[np.isfinite(finite)]
-    if zoom and finite.size:
-        low, high = low_ends.min(), high_ends.max()
+    if zoom and low_ends:
+        low, high = min(low_ends), max(high_ends)
         pad = max((high - low) * 0.25, 0.002)
-        ax.set_ylim(max(low - pad, 0.0), min(high + pad, 1.0) if high <= 1 else high + pad)
+        ax.set_ylim(max(low - pad, 0.0), high + pad)
+    _cap(ax, ymax)
     ax.grid(axis="y", alpha=0.3)
     # Outside the axes, so that it never hides a bar.
     ax.legend(
@@ -182,9 +181,18 @@ def grouped_bars(
 
 @_deferred
 def lines(
-    table: pd.DataFrame, path: Path, *, title: str, xlabel: str, ylabel: str, logx: bool = False, xtick_labels=None
+    table: pd.DataFrame,
+    path: Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    xtick_labels=None,
+    ymax: float | None = None,
 ) -> Path:
-    """Rows are x values (numeric), columns are series; a point per measured cell, NaN breaks a line."""
+    """Rows are x values (numeric), columns are series; a point per measured cell, NaN breaks a line;
+    the y axis stops at ``ymax`` (accuracy: 1.0)."""
     fig, ax = plt.subplots(figsize=(7, 4))
     x = table.index.to_numpy(dtype=float)
     for column in table.columns:
@@ -193,9 +201,10 @@ def lines(
         ax.set_xscale("log")
     ax.set_xticks(x, xtick_labels or [f"{v:g}" for v in x])
     ax.minorticks_off()
-    ax.set_title(title)
+    _set_title(ax, title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    _cap(ax, ymax)
     ax.grid(alpha=0.3)
     ax.legend(title=table.columns.name, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return save_figure(fig, path, table)
@@ -213,24 +222,26 @@ def pareto(
     title: str,
     xlabel: str,
     ylabel: str,
+    ymax: float | None = None,
 ) -> Path:
     """Scatter of every configuration, each named; the non-dominated ones joined by a step line.
 
     Labels are placed in order of the y value and pushed apart vertically so that they do not
-    overlap; the log x axis reads in plain seconds; the legend sits outside the axes.
+    overlap; the log x axis reads in plain seconds; the legend sits outside the axes; the y axis
+    stops at ``ymax`` (accuracy: 1.0).
     """
     fig, ax = plt.subplots(figsize=(8.5, 5))
     ax.scatter(points[x], points[y], color="0.6", s=18, label="dominated")
     best = points[front].sort_values(x)
     ax.step(best[x], best[y], where="post", color="C3", alpha=0.6)
     ax.scatter(best[x], best[y], color="C3", s=30, label="Pareto front")
-    _label_points(ax, points, x, y, label, front)
+    _label_points(ax, points, x, y, label, front, ymax)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(
         matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if str(f"{v:g}")[0] in "25" else "")
     )
-    ax.set_title(title)
+    _set_title(ax, title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -238,18 +249,25 @@ def pareto(
     return save_figure(fig, path, points.assign(pareto=front).set_index(label))
 
 
-def _label_points(ax, points: pd.DataFrame, x: str, y: str, label: str, front: pd.Series) -> None:
-    """Name every point; labels sorted by y and spaced at least one text line apart (in axes units)."""
+def _label_points(
+    ax, points: pd.DataFrame, x: str, y: str, label: str, front: pd.Series, ymax: float | None = None
+) -> None:
+    """Name every point; labels sorted by y and spaced at least one text line apart (in axes units),
+    pushed up from their points and, where that would pass ``ymax``, down from it."""
     order = points.sort_values(y)
     low, high = float(points[y].min()), float(points[y].max())
     span = (high - low) or 1.0
     step = span / max(18, 1.6 * len(points))  # about one 7-pt line on a 5-inch-high figure
     placed: list[float] = []
-    for index, row in order.iterrows():
+    for _, row in order.iterrows():
         target = float(row[y])
-        if placed and target < placed[-1] + step:
-            target = placed[-1] + step
-        placed.append(target)
+        placed.append(max(target, placed[-1] + step) if placed else target)
+    if ymax is not None:
+        limit = ymax - step / 2
+        for i in reversed(range(len(placed))):
+            placed[i] = min(placed[i], limit)
+            limit = placed[i] - step
+    for (index, row), target in zip(order.iterrows(), placed, strict=True):
         ax.annotate(
             str(row[label]),
             (row[x], row[y]),
@@ -260,7 +278,25 @@ def _label_points(ax, points: pd.DataFrame, x: str, y: str, label: str, front: p
             va="center",
             arrowprops={"arrowstyle": "-", "color": "0.7", "lw": 0.5} if target != float(row[y]) else None,
         )
-    ax.set_ylim(low - 0.05 * span, max(high, placed[-1]) + 0.08 * span)
+    top = max(high, placed[-1]) + 0.08 * span
+    ax.set_ylim(min(low, placed[0]) - 0.05 * span, top if ymax is None else min(top, ymax))
+
+
+def _cap(ax, ymax: float | None) -> None:
+    """The y axis stops at ``ymax`` (accuracy: 1.0), also where matplotlib's margin would pass it."""
+    if ymax is not None and ax.get_ylim()[1] > ymax:
+        ax.set_ylim(top=ymax)
+
+
+def _set_title(ax, title: str, **options) -> None:
+    """The title, each of its lines wrapped to the figure's width (titles say what is averaged, at length)."""
+    width = int(ax.figure.get_figwidth() * 8)
+    ax.set_title("\n".join(textwrap.fill(line, width) for line in title.split("\n")), **options)
+
+
+def _tick_label(text: str, width: int = 15) -> str:
+    """A group label too wide for its bars ("400-1.6K (ran: 400)") breaks before its parenthesis."""
+    return text.replace(" (", "\n(", 1) if len(text) > width else text
 
 
 def _flags(flagged: pd.DataFrame | None, column, n: int) -> list[bool]:
@@ -300,8 +336,11 @@ def heatmap_grid(arrays: dict, networks: list[str], path: Path) -> Path:
 
 
 @_deferred
-def curves_against(table: pd.DataFrame, path: Path, *, title: str, xlabel: str, ylabel: str) -> Path:
-    """Columns ``<name> (ours)`` solid and ``<name> (write-up)`` dashed, one colour per name."""
+def curves_against(
+    table: pd.DataFrame, path: Path, *, title: str, xlabel: str, ylabel: str, ymax: float | None = None
+) -> Path:
+    """Columns ``<name> (ours)`` solid and ``<name> (write-up)`` dashed, one colour per name; the y
+    axis stops at ``ymax`` (accuracy: 1.0)."""
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
     names = list(dict.fromkeys(c.rsplit(" (", 1)[0] for c in table.columns))
     for i, name in enumerate(names):
@@ -312,9 +351,10 @@ def curves_against(table: pd.DataFrame, path: Path, *, title: str, xlabel: str, 
                 ax.plot(
                     series.index, series.to_numpy(dtype=float), style, marker="o", ms=3, color=f"C{i}", label=column
                 )
-    ax.set_title(title, fontsize=10)
+    _set_title(ax, title, fontsize=10)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    _cap(ax, ymax)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return save_figure(fig, path, table)

@@ -130,6 +130,22 @@ def precision(frame: pd.DataFrame) -> pd.Series:
     return sides[0].where(sides[0] == sides[1], sides[0] + " training, " + sides[1] + " inference")
 
 
+def precision_words(frame: pd.DataFrame) -> str:
+    """The budget line's precision, from what the records say: "precision fp32"; "precision not
+    recorded" for records from before ``environment.precision`` (``precision`` would assume one);
+    both, with their record counts, where some records say and some do not."""
+    column = "environment.precision.train"
+    recorded = frame[column].notna() if column in frame else pd.Series(False, index=frame.index)
+    labels = "/".join(sorted(set(precision(frame[recorded])))) if recorded.any() else ""
+    if recorded.all():
+        return f"precision {labels}"
+    if not recorded.any():
+        return "precision not recorded"
+    return (
+        f"precision {labels} ({int(recorded.sum())} records), precision not recorded ({int((~recorded).sum())} records)"
+    )
+
+
 def _flat(record: ResultRecord) -> dict:
     row = asdict(record)
     row.pop("curves")

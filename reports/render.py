@@ -26,7 +26,11 @@ def md_table(df: pd.DataFrame, floatfmt: str = ".4f", index: bool = True, numpar
         return "_(no rows)_"
     # tabulate leaves NaN as "nan"; None is what it renders as missing.
     shown = df.astype(object).where(df.notna(), None)
-    return shown.to_markdown(index=index, floatfmt=floatfmt, missingval="—", disable_numparse=not numparse)
+    # Text row labels stay as written: tabulate would print the rate "1.5e-4" as 0.0001.
+    text_index = index and numparse and not pd.api.types.is_numeric_dtype(df.index)
+    return shown.to_markdown(
+        index=index, floatfmt=floatfmt, missingval="—", disable_numparse=[0] if text_index else not numparse
+    )
 
 
 def header(df: pd.DataFrame) -> dict:

@@ -70,7 +70,7 @@ def test_writeup_numbers_stand_beside_ours(grid_records, tmp_path):
     )
     # Fig. 3: their ratio from the CSV beside ours from the side-by-side record, judged on our interval.
     assert re.search(
-        r"\| resnet18\s+\|\s+2\.09\d*\s+\|\s+2\.00\d*\s+\| 1\.99\d-2\.0\d\d\s+\| agree \(interval inside", section
+        r"\| resnet18\s+\|\s+2\.0911\s+\|\s+2\.00\d+\s+\| 1\.99\d+-2\.0\d+\s+\| agree \(interval inside", section
     )
     about_two = r"A shared backbone is about 2\N{MULTIPLICATION SIGN} faster than split backbones\."
     assert re.search(about_two + r"\s+\| holds", section)
@@ -552,7 +552,7 @@ def test_both_languages_render_the_same_numbers_budget_ties_markers_and_figure_m
         pages[lang] = (tmp_path / lang / "sbh.md").read_text()
     en, ko = pages["en"], pages["ko"]
     assert "**Budget of every number below**: smoke profile" in en
-    assert "**아래 모든 수치의 예산**: smoke 프로필" in ko and "정밀도 fp32" in ko
+    assert "**아래 모든 수치의 예산**: smoke 프로필" in ko and "정밀도 기록 없음" in ko, "no precision recorded"
     assert "Matched cells: 45 records = 5 structures x 3 backbone(s)" in en
     assert "일치 셀: 기록 45개 = 구조 5개 x backbone 3개" in ko
     assert "tie (within noise): **arch1 (1)** and **arch3 (3)** are 0.0010 apart" in en

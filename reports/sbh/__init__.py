@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import markers
+from harness.settings import lr_text
+from reports import markers, stats
 from reports.figures import grouped_bars
 from reports.sbh import claims, writeup
 from reports.sbh.sections import combos_section, figure_entry, pareto_part, reproduce_command, sweep_section
@@ -42,7 +43,7 @@ from studies import sbh
 SWEEPS = {
     "sizes": sbh.TRAIN_SIZES,
     "buckets": sbh.SIZE_BUCKETS,
-    "rates": [sbh.lr_tag(v).removeprefix("lr") for v in sbh.LEARNING_RATES],
+    "rates": [lr_text(v) for v in sbh.LEARNING_RATES],
     "lr_images": sbh.LR_SWEEP_TRAIN_SIZE,
     "digits": ",".join(map(str, sbh.SWEEP_DIGITS)),
 }
@@ -66,14 +67,16 @@ def combo_section(
     for metric, title in [*ACCURACY_METRICS.items(), ("inference_s", "inference time (s)")]:
         is_time = metric == "inference_s"
         fmt = ".3f" if is_time else ".4f"
+        seeds = stats.seeds_words(group[group[metric].notna()])
         path = grouped_bars(
             pivot(group, metric),
             figures_dir / f"{tag}_{metric}.png",
-            title=f"{'inference time for the test subset' if is_time else title} - digits {digits}",
+            title=f"{'inference time for the test subset' if is_time else title}\ndigits {digits}, {seeds}",
             ylabel="seconds (median of rounds)" if is_time else "test accuracy",
             zoom=not is_time,
             flagged=flagged,
             errors=ci_pivot(group, metric),
+            ymax=None if is_time else 1.0,
         )
         section["figures"].append(
             {**figure_entry(path, link_prefix, title, shown(group, metric, fmt), fmt), "metric": metric}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.settings import lr_text
 from reports import stats
 from reports.figures import grouped_bars, lines, pareto
 from reports.sbh.summaries import blocks_words, rank_line, tradeoff
@@ -24,6 +25,32 @@ def figure_entry(path: Path, link_prefix: str, title: str, table: pd.DataFrame, 
     }
 
 
+def combos_words(data: pd.DataFrame) -> str:
+    """What each backbone's bars average over: "mean over 6 combos" where every backbone ran the same
+    combos, else per backbone: "resnet18: mean over 6 combos; resnet34, resnet50: digits 0,1,2 only"."""
+    held = data.groupby("backbone")["digits"].agg(lambda s: tuple(sorted(set(s))))
+    held = held.reindex([b for b in sbh.BACKBONES if b in held.index])
+
+    def one(combos: tuple) -> str:
+        return f"mean over {len(combos)} combos" if len(combos) > 1 else f"digits {combos[0]} only"
+
+    if held.nunique() == 1:
+        return one(held.iloc[0])
+    groups: dict[tuple, list[str]] = {}
+    for backbone, combos in held.items():
+        groups.setdefault(combos, []).append(backbone)
+    return "; ".join(f"{', '.join(names)}: {one(combos)}" for combos, names in groups.items())
+
+
+def backbones_words(data: pd.DataFrame, column: str) -> str:
+    """Which backbones a point along ``column`` averages: "resnet18 only", "mean over resnet18, resnet34"."""
+    names = [b for b in sbh.BACKBONES if b in set(data["backbone"])]
+    if len(names) == 1:
+        return f"{names[0]} only"
+    everywhere = data.groupby(column)["backbone"].nunique().eq(len(names)).all()
+    return f"mean over {', '.join(names)}{'' if everywhere else ' where measured'}"
+
+
 def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str, sbs: SideBySide | None = None) -> dict | None:
     """Write-up 000 section 3-1: the grid on six combos, averaged over combos and per combo."""
     # A block is one seed too: a structure whose other seeds have not run yet must not be averaged
@@ -40,6 +67,10 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str, sbs: S
     combo_means = data[data["backbone"].isin(common)].groupby("digits")[PRIMARY].mean()
     means = structure_means(data)
     ranked_line, ranked = rank_line(data, ["digits", "backbone"], f"`{PRIMARY}` over these cases")
+    timed = data[data["inference_s"].notna()]
+    over = f"{combos_words(data)}; {stats.seeds_words(data)}"
+    timed_over = f"{combos_words(timed)}; {stats.seeds_words(timed)}"
+    per_combo = f"mean over {data['structure'].nunique()} structures; {stats.seeds_words(data)}"
     return {
         "digit_sets": sorted(data["digits"].unique()),
         "cases": len(data),
@@ -58,23 +89,24 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str, sbs: S
                 grouped_bars(
                     by_structure,
                     figures_dir / "combos_acc_by_structure.png",
-                    title=f"{PRIMARY}, mean over combos",
+                    title=f"{PRIMARY} by structure\n{over}",
                     ylabel="test accuracy",
                     zoom=True,
+                    ymax=1.0,
                 ),
                 link_prefix,
-                f"`{PRIMARY}` by structure, mean over combos",
+                f"`{PRIMARY}` by structure ({over})",
                 by_structure,
             ),
             figure_entry(
                 grouped_bars(
                     time_by_structure,
                     figures_dir / "combos_inference_by_structure.png",
-                    title="inference time, mean over combos",
+                    title=f"inference time by structure\n{timed_over}",
                     ylabel="seconds (median of rounds)",
                 ),
                 link_prefix,
-                "inference time (s) by structure, mean over combos",
+                f"inference time (s) by structure ({timed_over})",
                 time_by_structure,
                 ".3f",
             ),
@@ -82,12 +114,13 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str, sbs: S
                 grouped_bars(
                     by_combo,
                     figures_dir / "combos_acc_by_combo.png",
-                    title=f"{PRIMARY}, mean over structures, per combo",
+                    title=f"{PRIMARY} by digit combo\n{per_combo}",
                     ylabel="test accuracy",
                     zoom=True,
+                    ymax=1.0,
                 ),
                 link_prefix,
-                f"`{PRIMARY}` by digit combo, mean over structures",
+                f"`{PRIMARY}` by digit combo ({per_combo})",
                 by_combo,
             ),
         ],
@@ -102,15 +135,18 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         return None
     curve = pivot_by(data, column, "structure")
     curve.index.name = name
-    tick_labels = [f"{v:g}" if experiment == "size" else sbh.lr_tag(v).removeprefix("lr") for v in curve.index]
+    over = f"{backbones_words(data, column)}; {stats.seeds_words(data)}"
+    value_text = (lambda v: f"{v:g}") if experiment == "size" else lr_text  # rates as the write-ups write them
+    tick_labels = [value_text(v) for v in curve.index]
     curve_png = lines(
         curve,
         figures_dir / f"{experiment}_acc_curve.png",
-        title=f"{PRIMARY} vs {name} (digits {','.join(map(str, sbh.SWEEP_DIGITS))}), mean over backbones",
+        title=f"{PRIMARY} vs {name} (digits {','.join(map(str, sbh.SWEEP_DIGITS))})\n{over}",
         xlabel=name,
         ylabel="test accuracy",
         logx=True,
         xtick_labels=tick_labels,
+        ymax=1.0,
     )
     if experiment == "size":
         buckets = {size: bucket for bucket, sizes in sbh.SIZE_BUCKETS.items() for size in sizes}
@@ -118,11 +154,12 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         averages = pivot_by(grouped, "bucket", "structure").reindex(
             [b for b in sbh.SIZE_BUCKETS if b in set(grouped["bucket"])]
         )
+        averages.index = [bucket_label(b, grouped.loc[grouped["bucket"] == b, "train_size"]) for b in averages.index]
         averages.index.name = "size bucket"
         avg_title = f"`{PRIMARY}` per size bucket and structure"
     else:
         averages = pivot_by(data, "lr", "structure")
-        averages.index = [sbh.lr_tag(v).removeprefix("lr") for v in averages.index]
+        averages.index = [lr_text(v) for v in averages.index]
         averages.index.name = "learning rate"
         avg_title = f"`{PRIMARY}` per learning rate and structure"
     averages["mean of structures"] = averages.mean(axis=1)
@@ -130,12 +167,13 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
     avg_png = grouped_bars(
         bars,
         figures_dir / f"{experiment}_acc_averages.png",
-        title=avg_title.replace("`", ""),
+        title=f"{avg_title}\n{over}".replace("`", ""),
         ylabel="test accuracy",
         zoom=True,
+        ymax=1.0,
     )
     means = structure_means(data)
-    labelled = data.assign(value=data[column].map(lambda v: f"{v:g}"))
+    labelled = data.sort_values(column, kind="stable").assign(value=lambda d: d[column].map(value_text))
     best_per_value = curve.idxmax(axis=1)
     wins = best_per_value.value_counts()
     leaders = [name for name, count in wins.items() if count == wins.max()]
@@ -162,11 +200,23 @@ def sweep_section(df: pd.DataFrame, experiment: str, figures_dir: Path, link_pre
         "lines": lines_,
         "figures": [
             figure_entry(
-                curve_png, link_prefix, f"`{PRIMARY}` vs {name}, one line per structure (mean over backbones)", curve
+                curve_png,
+                link_prefix,
+                f"`{PRIMARY}` vs {name}, one line per structure ({over})",
+                curve.rename(index=value_text),
             ),
-            figure_entry(avg_png, link_prefix, avg_title, averages),
+            figure_entry(avg_png, link_prefix, f"{avg_title} ({over})", averages),
         ],
     }
+
+
+def bucket_label(bucket: str, sizes: pd.Series) -> str:
+    """A size bucket named by what the records hold in it: "400-1.6K (ran: 400)" where only some of
+    its sizes ran (the CPU default runs the first of each), the bucket's name where all did."""
+    ran = sorted(set(sizes))
+    if ran == sorted(sbh.SIZE_BUCKETS[bucket]):
+        return bucket
+    return f"{bucket} (ran: {', '.join(f'{v:g}' for v in ran)})"
 
 
 def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str, sbs: SideBySide | None = None) -> dict | None:
@@ -191,6 +241,7 @@ def pareto_part(df: pd.DataFrame, figures_dir: Path, link_prefix: str, sbs: Side
         title=f"{PRIMARY} ({stats.seeds_words(data)}) vs time side by side, digits 0,1,2",
         xlabel="seconds per batch of 32, median of rounds side by side (log scale)",
         ylabel="test accuracy",
+        ymax=1.0,
     )
     named = points[front].sort_values("latency_b32_s")
     return {

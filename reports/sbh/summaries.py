@@ -160,8 +160,8 @@ def block_seeds(cells: pd.DataFrame, keys: list[str]) -> str:
 
 def blocks_words(cells: pd.DataFrame, keys: list[str]) -> str:
     """What the matched blocks are and their seeds, e.g. "6 blocks: resnet18 on 0,1,2, 0,3,4, ...;
-    resnet34 on 0,1,2; 3 seed(s)"."""
-    blocks = cells.groupby(keys[-1])[keys[0]].apply(lambda v: sorted(set(v), key=str))
+    resnet34 on 0,1,2; 3 seed(s)". Values in the order of ``cells`` (a rate's text does not sort as the rate)."""
+    blocks = cells.groupby(keys[-1])[keys[0]].apply(lambda v: list(dict.fromkeys(v)))
     parts = [f"{backbone} on {', '.join(map(str, values))}" for backbone, values in blocks.items()]
     count = cells.groupby(keys).ngroups
     return f"{count} (value, backbone) blocks with all five structures: {'; '.join(parts)}; {block_seeds(cells, keys)}"

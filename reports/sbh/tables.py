@@ -6,9 +6,9 @@ from functools import partial
 
 import pandas as pd
 
-from harness.settings import SeedGate
+from harness.settings import SeedGate, lr_text
 from reports import markers, stats
-from reports.load import busiest_machine, distinct, machine, measured, precision
+from reports.load import busiest_machine, distinct, machine, measured, precision_words
 from reports.stats import seeds_reached
 from studies import sbh
 
@@ -269,11 +269,11 @@ def budget(df: pd.DataFrame) -> dict:
         "min_steps": [int(v) for v in values("budget.min_steps")],
         "patience": [int(v) for v in values("budget.patience")],
         "batch": [int(v) for v in values("budget.batch_size")],
-        "lr": values("budget.lr"),
+        "lr": [lr_text(v) for v in values("budget.lr")],
         "optimizer": values("budget.optimizer") or ["adam"],
         "loss_on": values("params.loss_on") or ["logits"],
         "weights": values("params.weights") or ["none"],
-        "precision": sorted(set(precision(df))) if "device" in df else [],
+        "precision": precision_words(df),
         "seeds": sorted({int(s) for s in df["seed"]}) if "seed" in df else [],
         "devices": values("environment.gpu") or values("environment.cpu"),
         "present": int(df["case_id"].nunique()) if "case_id" in df else 0,
@@ -295,5 +295,5 @@ def budget_words(spent: dict) -> str:
         f"{'/'.join(spent['profiles'])} profile, {'/'.join(map(str, spent['epochs']))} epoch(s){steps}{stop}, "
         f"{'/'.join(spent['optimizer'])}, batch {'/'.join(map(str, spent['batch']))}, "
         f"cross-entropy on {'/'.join(spent['loss_on'])}, backbone weights {'/'.join(spent['weights'])}, "
-        f"precision {'/'.join(spent['precision'])}"
+        f"{spent['precision']}"
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import studies.writeups as writeups
 from harness import judge
-from harness.settings import Budget, SeedGate, TimingRounds
+from harness.settings import Budget, SeedGate, TimingRounds, lr_text
 from models import catalogue
 from studies import thresholds
 from studies.registry import Calibration, Experiment, Study
@@ -117,9 +117,7 @@ def digits_tag(digits: tuple[int, ...]) -> str:
 
 
 def lr_tag(lr: float) -> str:
-    mantissa, exponent = f"{lr:e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"lr{mantissa}e{int(exponent)}"
+    return f"lr{lr_text(lr)}"
 
 
 def writeup_accuracies() -> dict[str, list[float]]:
@@ -332,7 +330,7 @@ EXPERIMENTS = (
         "lr",
         "sbh_lr",
         f"write-up 000: learning-rate sweep on {SWEEP_DIGITS}, prefix {LR_SWEEP_TRAIN_SIZE}, "
-        f"{len(LEARNING_RATES)} rates {lr_tag(LEARNING_RATES[0])}-{lr_tag(LEARNING_RATES[-1])}",
+        f"{len(LEARNING_RATES)} rates {lr_text(LEARNING_RATES[0])} to {lr_text(LEARNING_RATES[-1])}",
     ),
     Experiment("custom", "sbh_custom", "digit combinations given with --digits", options="--digits A,B,C"),
 )
