@@ -1,9 +1,22 @@
-"""``python -m reports history add STORE RESULTS_DIR``: every run's records, kept night after night.
+"""``python -m reports history {add,show}``: every run's records, kept night after night,
+and the change points across them.
 
-STORE is one SQLite file created by the first add (``reports/history/store.py``): all or nothing,
-a corrupt or half-written record refused in one line, adding twice changes nothing. A run's
-commit and time come from its records (``git_commit``, ``finished_at``).
-Exit codes: 0 added or already there, 2 bad input with a one-line message.
+- ``history add STORE RESULTS_DIR``: append a results folder (a nightly's merged shards, any
+  run) to STORE, one SQLite file created by the first add (``reports/history/store.py``): all
+  or nothing, a corrupt or half-written record refused in one line, adding twice changes
+  nothing. A run's commit and time come from its records (``git_commit``, ``finished_at``).
+- ``history show STORE --out DIR [--json FILE]``: a Markdown page per study with small-multiple
+  figures of every case's accuracy and time over the runs (ordered by run date), one line per
+  machine fingerprint and precision, the seed band, the change points with the commit range
+  they happened in (``reports/history/pages.py``); ``--json`` writes them as
+  ``{"change_points": [{"case_id", "metric", "commit", "direction", "ratio", ...}]}``.
+  Exit 1 when a change point toward worse is new with the newest run: it lies in a series whose
+  last run is the store's newest, and the same series without that run has no change point in
+  the same direction at that run or one either side (README, docs/gate.md).
+
+Change points: ruptures' PELT on the series, tuned on the measured noise
+(``reports/history/detect.py``). Exit codes: 0 done, 1 a new change point toward worse
+(``show``), 2 bad input with a one-line message.
 """
 
 from __future__ import annotations
@@ -20,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     adding = actions.add_parser("add", help="append a results folder's records to STORE (created by the first add)")
     adding.add_argument("store", type=Path, help="the history file (SQLite)")
     adding.add_argument("results", type=Path, help="a results directory, e.g. a nightly's merged records")
+    showing = actions.add_parser("show", help="pages, figures and change points of STORE; exit 1 on a new worse one")
+    showing.add_argument("store", type=Path, help="the history file (SQLite)")
+    showing.add_argument("--out", type=Path, required=True, help="folder for index.md, one page per study, figures/")
+    showing.add_argument("--json", type=Path, default=None, help="also write the change points here as JSON")
 
 
 def _add(args: argparse.Namespace) -> int:
@@ -28,7 +45,26 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
-ACTIONS = {"add": _add}
+def _show(args: argparse.Namespace) -> int:
+    from reports.history import pages, store
+
+    if args.out.exists() and not args.out.is_dir():
+        raise HistoryError(f"--out {args.out}: not a folder")
+    if args.json is not None and args.json.is_dir():
+        raise HistoryError(f"--json {args.json}: a folder, not a file")
+    analysis = pages.analyse(store.load(args.store))
+    for path in pages.render(analysis, args.store, args.out, args.json):
+        print(f"wrote {path}")
+    for p in analysis.failing:
+        print(
+            f"CHANGE POINT {p.study}/{p.case_id} {p.metric} ({p.fingerprint} / {p.precision}): {p.direction} "
+            f"{p.ratio:.3f}x in {p.previous_commit}..{p.commit}, new with the newest run",
+            file=sys.stderr,
+        )
+    return 1 if analysis.failing else 0
+
+
+ACTIONS = {"add": _add, "show": _show}
 
 
 def run(args: argparse.Namespace) -> int:
