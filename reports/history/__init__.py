@@ -1,4 +1,4 @@
-"""``python -m reports history {add,show}``: every run's records, kept night after night,
+"""``python -m reports history {add,show,noise}``: every run's records, kept night after night,
 and the change points across them.
 
 - ``history add STORE RESULTS_DIR``: append a results folder (a nightly's merged shards, any
@@ -13,6 +13,9 @@ and the change points across them.
   Exit 1 when a change point toward worse is new with the newest run: it lies in a series whose
   last run is the store's newest, and the same series without that run has no change point in
   the same direction at that run or one either side (README, docs/gate.md).
+- ``history noise RUN_DIR...``: same-commit reruns as a history of nights, with planted steps
+  and creeps: the false alarms and detections docs/gate.md keeps (``reports/history/noise.py``);
+  ``--store`` writes that history into a store instead.
 
 Change points: ruptures' PELT on the series, tuned on the measured noise
 (``reports/history/detect.py``). Exit codes: 0 done, 1 a new change point toward worse
@@ -37,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     showing.add_argument("store", type=Path, help="the history file (SQLite)")
     showing.add_argument("--out", type=Path, required=True, help="folder for index.md, one page per study, figures/")
     showing.add_argument("--json", type=Path, default=None, help="also write the change points here as JSON")
+    noise = actions.add_parser("noise", help="same-commit reruns as nights: false alarms and planted changes found")
+    noise.add_argument("runs", type=Path, nargs="+", help="one results directory per same-commit rerun, in order")
+    noise.add_argument("--store", type=Path, default=None, help="append the nights to this store instead of measuring")
+    noise.add_argument("--plant", choices=("step", "creep"), default=None, help="with --store: plant this change")
+    noise.add_argument("--case", default=None, help="with --plant: only into STUDY/CASE (default: every timed case)")
 
 
 def _add(args: argparse.Namespace) -> int:
@@ -64,7 +72,34 @@ def _show(args: argparse.Namespace) -> int:
     return 1 if analysis.failing else 0
 
 
-ACTIONS = {"add": _add, "show": _show}
+def _noise(args: argparse.Namespace) -> int:
+    from reports.history import noise
+
+    missing = [str(p) for p in args.runs if not p.is_dir()]
+    if missing:
+        raise HistoryError(f"{', '.join(missing)}: not a results directory")
+    if args.store is None:
+        if args.plant or args.case:
+            raise HistoryError("--plant and --case go with --store")
+        if len(args.runs) < 4:
+            raise HistoryError("give at least four runs (a change point needs two nights on each side)")
+        print(noise.markdown(args.runs, noise.measure(args.runs)))
+        return 0
+    case = None
+    if args.case:
+        if not args.plant:
+            raise HistoryError("--case goes with --plant")
+        study, _, case_id = args.case.partition("/")
+        if not case_id:
+            raise HistoryError(f"--case {args.case}: give STUDY/CASE, e.g. blocks/vgg")
+        case = (study, case_id)
+    plant = noise.Plant(args.plant, case) if args.plant else None
+    added, there = noise.write_store(args.store, args.runs, plant)
+    print(f"{args.store}: {len(args.runs)} night(s), {added} record(s) added, {there} already there")
+    return 0
+
+
+ACTIONS = {"add": _add, "show": _show, "noise": _noise}
 
 
 def run(args: argparse.Namespace) -> int:
