@@ -285,3 +285,12 @@ def test_history_show_imports_no_torch(tmp_path):
         "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:5]"
     )
     subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "out")], cwd=ROOT, check=True)
+
+
+def test_showing_twice_gives_identical_files(tmp_path):
+    path = history_of(tmp_path, [(0.97, 1.0)] * 3 + [(0.96, 1.3)] * 3)
+    show(path, tmp_path / "a")
+    show(path, tmp_path / "b")
+    for file in (tmp_path / "a").rglob("*.*"):
+        if file.name != "cp.json":
+            assert file.read_bytes() == (tmp_path / "b" / file.relative_to(tmp_path / "a")).read_bytes(), file.name

@@ -114,7 +114,7 @@ def panels(study_series: list[Series], kind: str) -> list[Panel]:
     for (name, metric), members in sorted(by_item.items()):
         if grouped:
             n = len({s.case_id for s in members})
-            title = f"{name} · {metric}\n{n} cases, each relative to its median"
+            title = f"{name} · {metric}\n{n} cases, each relative to its median (no band)"
         else:
             title = f"{name} · {metric}"
         out.append(Panel(title, members, grouped))
@@ -141,6 +141,7 @@ def draw(
     ticks = runs["run"].to_numpy()[::step]
     labels = [_short(c) for c in runs["git_commit"].to_numpy()[::step]]
     for ax, panel in zip(axes.flat, group, strict=False):
+        spans = set()  # (from, to, direction): a group panel marks each span once
         for s in panel.series:
             x = s.points["run"].to_numpy(float)
             y = s.points["raw"].to_numpy(float)
@@ -150,19 +151,16 @@ def draw(
             ax.plot(
                 x, y / scale, marker="o", ms=2.5, lw=line, color=colour[s.machine], alpha=0.6 if panel.relative else 1
             )
-            if np.isfinite(low).any():
+            if np.isfinite(low).any() and not panel.relative:  # a group's bands would hide its lines
                 ax.fill_between(x, low / scale, high / scale, color=colour[s.machine], alpha=0.2, lw=0)
             mine = [p for p in points if (p.study, p.case_id, p.metric) == (s.study, s.case_id, s.metric)]
             for p in (p for p in mine if f"{p.fingerprint} / {p.precision}" == s.machine):
                 before = x[x < p.run]
-                ax.axvspan(
-                    before[-1] if len(before) else p.run - 0.5,
-                    p.run,
-                    color="red" if p.direction == "worse" else "green",
-                    alpha=0.18,
-                    lw=0,
-                )
-                ax.axvline(p.run, color="red" if p.direction == "worse" else "green", lw=0.8, ls="--")
+                spans.add((float(before[-1]) if len(before) else p.run - 0.5, float(p.run), p.direction))
+        for start, end, direction in sorted(spans):
+            colour_of = "red" if direction == "worse" else "green"
+            ax.axvspan(start, end, color=colour_of, alpha=0.18, lw=0)
+            ax.axvline(end, color=colour_of, lw=0.8, ls="--")
         ax.set_title(panel.title, fontsize=7.5)
         if ax in axes[:, 0]:
             ax.set_ylabel(ylabel, fontsize=7)
@@ -185,10 +183,14 @@ def draw(
     return _png(fig)
 
 
-def _figure_title(study: str, kind: str, series: list[Series], runs: pd.DataFrame, n_panels: int, part: str) -> str:
+def _figure_title(
+    study: str, kind: str, series: list[Series], runs: pd.DataFrame, n_panels: int, part: str, relative: bool
+) -> str:
     seeds = int(max(s.points["seeds"].max() for s in series if len(s.points)))
     dates = f"{runs['run_date'].iloc[0][:10]} to {runs['run_date'].iloc[-1][:10]}"
     band = f"band: the seeds' range ({seeds} seeds)" if seeds > 1 else "1 seed a run (no band)"
+    if relative:
+        band = f"a panel per threshold group, a line per case relative to its median ({seeds} seed(s) a run, no band)"
     return (
         f"{study}: {KINDS[kind]}{part}, {n_panels} panel(s), {len(runs)} runs ({dates}) ordered by run date, "
         f"x: commit; one line per machine fingerprint / precision; {band}; red span: a change toward worse "
@@ -241,9 +243,9 @@ def study_page(study: str, analysis: Analysis, store: Path) -> tuple[str, dict[s
         for number, part in enumerate(parts, 1):
             label = f" (part {number} of {len(parts)})" if len(parts) > 1 else ""
             kind_series = [s for panel in part for s in panel.series]
-            title = _figure_title(study, kind, kind_series, runs, len(part), label)
-            name = f"figures/{study}-{kind}-{number}.png"
             relative = part[0].relative
+            title = _figure_title(study, kind, kind_series, runs, len(part), label, relative)
+            name = f"figures/{study}-{kind}-{number}.png"
             ylabel = "relative to the case's median" if relative else YLABELS[kind]
             files[name] = draw(part, runs, points, machines, title, ylabel)
             table = pd.concat(
