@@ -65,7 +65,9 @@ def analyse(frame: pd.DataFrame, penalty: float = PENALTY) -> Analysis:
 
 
 def _short(commit: str) -> str:
-    return commit[:7] if len(commit) == 40 or (len(commit) == 46 and commit.endswith("-dirty")) else commit
+    """A git hash as its first 7 digits (``-dirty`` kept); other names (synthetic nights) as they are."""
+    sha, dirty = commit.removesuffix("-dirty"), commit.endswith("-dirty")
+    return sha[:7] + ("-dirty" if dirty else "") if len(sha) == 40 else commit
 
 
 def _ratio(value: float) -> str:
