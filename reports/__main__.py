@@ -1,7 +1,8 @@
 """``python -m reports COMMAND ...``: the reporter's one command line (``--help`` lists the commands).
 
 Exit codes, for every command: 0 done (``compare``: no regression), 1 the check failed
-(``compare``: a regression; ``drill``: the gate missed its plant or flagged a clean run),
+(``compare``: a regression; ``drill``: the gate missed its plant or flagged a clean run;
+``history show``: a new change point toward worse),
 2 bad input, with a one-line message.
 """
 
@@ -75,7 +76,11 @@ COMMANDS = {
     "noise": ("the gate's false alarms and catches over same-commit reruns", noise.add_arguments, noise.run),
     "drill": ("prove the gate works on a run's records", drill.add_arguments, drill.run),
     "fp32-vs-bf16": ("paired fp32/bf16 runs of the same cases", fp32_vs_bf16.add_arguments, fp32_vs_bf16.run),
-    "history": ("keep every run's records in one SQLite store (history add)", history.add_arguments, history.run),
+    "history": (
+        "every run's records in one SQLite store, trends and change points (history add, show, noise)",
+        history.add_arguments,
+        history.run,
+    ),
 }
 
 
@@ -83,7 +88,8 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="python -m reports",
         description="Reports, the regression gate and threshold calibration, from result records.",
-        epilog="exit codes: 0 done, 1 the check failed (compare: a regression; drill: the gate is open), 2 bad input",
+        epilog="exit codes: 0 done, 1 the check failed (compare: a regression; drill: the gate is open; "
+        "history show: a new change point toward worse), 2 bad input",
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (summary, add_arguments, run) in COMMANDS.items():

@@ -36,3 +36,16 @@ def test_auto_picks_the_workers_gpu_and_an_explicit_device_still_wins(monkeypatc
 def test_without_cuda_auto_stays_on_the_cpu_in_every_worker(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto", worker="gw3") == torch.device("cpu")
+
+
+def test_a_record_names_the_gpu_it_was_timed_on_and_the_fingerprint_stays_the_model(monkeypatch):
+    from harness import runtime
+    from harness.probe import fingerprint
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU 80GB")
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(runtime, "_nvidia_driver", lambda: "999.1")
+    infos = [runtime.machine_info(torch.device(name)) for name in ("cuda:3", "cuda:5")]
+    assert [info["gpu_index"] for info in infos] == [3, 5]
+    assert infos[0]["gpu"] == "Fake GPU 80GB"
+    assert fingerprint(infos[0]) == fingerprint(infos[1]), "two GPUs of one model are one kind of machine"
