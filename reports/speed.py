@@ -8,6 +8,7 @@ networks or groups of networks. Pages that find no such record say the claim is 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pandas as pd
 
 from harness.records import MEASURED_STATUSES, ResultRecord
 from reports import comparison
-from studies import speed
+from studies import sbh, speed
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,43 @@ def network_table(sbs: SideBySide) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _row(what: str, c: comparison.Comparison, slower: str) -> dict:
+    """A ratio as how many times slower ``slower`` is, whichever side the rule found faster."""
+    ratio, low, high = (c.estimate, c.low, c.high) if c.other == slower else (1 / c.estimate, 1 / c.high, 1 / c.low)
+    return {"comparison": what, "ratio": round(ratio, 3), "95 % CI": f"{low:.3f}-{high:.3f}", "verdict": c.words()}
+
+
+def writeup001_ratios(sbs: SideBySide) -> pd.DataFrame:
+    """Fig. 3 and the size claims as ratios: split over shared backbone per backbone, and each
+    backbone over the next smaller one (mean of the five structures within a round)."""
+    shared = [s for s in sbh.STRUCTURES if sbh.STRUCTURES[s].shared_backbone]
+    split = [s for s in sbh.STRUCTURES if not sbh.STRUCTURES[s].shared_backbone]
+    rows = []
+    for b in sbh.BACKBONES:
+        c = sbs.versus(
+            [f"{s}-{b}" for s in shared], [f"{s}-{b}" for s in split], label_a=f"shared {b}", label_b=f"split {b}"
+        )
+        rows.append(_row(f"{b}: split / shared backbone", c, f"split {b}"))
+    every = list(sbh.STRUCTURES)
+    for small, large in itertools.pairwise(sbh.BACKBONES):
+        c = sbs.versus([f"{s}-{small}" for s in every], [f"{s}-{large}" for s in every], label_a=small, label_b=large)
+        rows.append(_row(f"{large} / {small} (mean of the 5 structures)", c, large))
+    return pd.DataFrame(rows)
+
+
+def writeup003_ratios(sbs: SideBySide) -> pd.DataFrame:
+    """The transformer against every other network, per image, for each timed phase."""
+    rows = []
+    for phase in sbs.record.side_by_side["phases"]:
+        for other in (n for n in sbs.networks if n != "transformer"):
+            c = sbs.versus(other, "transformer", phase=phase, per_image=True)
+            rows.append(_row(f"{phase} per image: transformer / {other}", c, "transformer"))
+    return pd.DataFrame(rows)
+
+
+RATIOS = {"writeup001": writeup001_ratios, "writeup003": writeup003_ratios}
+
+
 def build(df: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records: dict | None = None, **_) -> dict:
     groups = []
     for case in speed.CASES:
@@ -111,6 +149,7 @@ def build(df: pd.DataFrame, figures_dir: Path, link_prefix: str, *, records: dic
                 "unit": case.unit,
                 "words": sbs.words(),
                 "table": network_table(sbs),
+                "ratios": RATIOS[case.id](sbs),
             }
         )
     return {"groups": groups}

@@ -17,8 +17,9 @@ import itertools
 import pandas as pd
 
 import studies.writeups as writeups
-from reports.comparison import TIE
-from reports.sbh.tables import writeup_label
+from reports import comparison
+from reports.comparison import TIE, UNTESTED
+from reports.sbh.tables import complete_blocks, label, writeup_label
 from reports.sbh.writeup import SHARED_BACKBONE, SPLIT_BACKBONE
 from reports.speed import SideBySide
 from studies import sbh
@@ -130,6 +131,85 @@ def _latency_checker(row: pd.Series):
     return None
 
 
+# Write-up 001's accuracy claims: (subject contains, metric) -> (experiment's metric, check)
+EXPERIMENT_METRIC = {"experiment 1": "acc_mean_heads", "experiment 2": "acc_all_heads"}
+
+
+def protocol_cells(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Write-up 001's grid on the authors' protocol: measured writeup-profile records of digits
+    0,1,2 in the (backbone, seed) blocks where all five structures ran, of the experiment whose
+    metric is ``metric`` (experiment 1: the ``-exp1-`` runs, selected on the mean of heads)."""
+    if df.empty:
+        return df
+    runs = df[df["measured"] & (df["profile"] == "writeup") & (df["experiment"] == "writeup001")]
+    runs = runs[(runs["selection"] == "acc_mean_heads") == (metric == "acc_mean_heads")]
+    return complete_blocks(runs, ["backbone", "seed"])
+
+
+def deviation_words(cells: pd.DataFrame) -> str:
+    weights = sorted(set(cells.get("params.weights", pd.Series(dtype=object)).dropna()))
+    init = (
+        "random init (`--weights none`), not the authors' ImageNet weights"
+        if weights == ["none"]
+        else (f"backbone weights {'/'.join(weights) or 'unknown'}")
+    )
+    seeds = cells.groupby("case_id")["seed"].nunique()
+    backbones = sorted(set(cells["backbone"]), key=list(sbh.BACKBONES).index)
+    return f"authors' protocol with {init}; {', '.join(backbones)}, {seeds.min()} seed(s) per structure"
+
+
+def _structure_claim(cells: pd.DataFrame, metric: str, leader: str) -> tuple[str, str]:
+    """ "``leader`` is (slightly) higher than the other structures": every pair by the one rule."""
+    pairs = [
+        comparison.accuracy(cells, "structure", leader, other, metric, ["backbone"], label=label)
+        for other in sbh.STRUCTURES
+        if other != leader
+    ]
+    if any(c.outcome == UNTESTED for c in pairs):
+        return "untestable (one seed)", f"{deviation_words(cells)}: " + pairs[0].words()
+    verdict = _judged(pairs, lambda c: c.leader == label(leader))
+    shown = [c for c in pairs if not (c.beats and c.leader == label(leader))] or pairs
+    return verdict, f"{deviation_words(cells)}: " + _pairs_words(shown[:2])
+
+
+def _group_claim(cells: pd.DataFrame, metric: str, flag: str, higher: str | None) -> tuple[str, str]:
+    """Split against shared (backbone or head): ``higher`` "split" or None for "almost no difference"."""
+    is_shared = cells["structure"].map(lambda s: getattr(sbh.STRUCTURES[s], flag))
+    what = flag.removeprefix("shared_")
+    grouped = cells.assign(_group=is_shared.map({True: f"shared {what}", False: f"split {what}"}))
+    c = comparison.accuracy(grouped, "_group", f"split {what}", f"shared {what}", metric, ["backbone"])
+    if c.outcome == UNTESTED:
+        return "untestable (one seed)", f"{deviation_words(cells)}: {c.words()}"
+    if higher is None:
+        verdict = "holds (no difference beyond noise)" if not c.beats else "does not hold"
+    else:
+        verdict = _judged([c], lambda x: x.leader == f"{higher} {what}")
+    return verdict, f"{deviation_words(cells)}: {c.words()}"
+
+
+def _accuracy_check(row: pd.Series, df: pd.DataFrame):
+    """Write-up 001's accuracy claims on its own grid, judged on the authors' protocol records."""
+    if row["write-up"] != "001":
+        return None
+    experiment = next((e for e in EXPERIMENT_METRIC if e in row["subject"]), None)
+    metric = EXPERIMENT_METRIC.get(experiment, "acc_all_heads")
+    claim = row["metric"]
+    cells = protocol_cells(df, metric)
+    checks = {
+        "accuracy ranking": lambda: _structure_claim(cells, metric, "arch4-1"),
+        "best structure": lambda: _structure_claim(cells, metric, "arch4-1"),
+        "split vs shared backbone": lambda: _group_claim(
+            cells, metric, "shared_backbone", None if "no difference" in row["value"] else "split"
+        ),
+        "split vs shared head": lambda: _group_claim(cells, metric, "shared_head", "split"),
+    }
+    if claim not in checks:
+        return None
+    if cells.empty:
+        return "not testable at this budget", "needs all five structures under `--profile writeup` (any weights)"
+    return checks[claim]()
+
+
 def check(df: pd.DataFrame, sbs: SideBySide | None) -> pd.DataFrame:
     """One row per conclusion of write-ups 001 and 000 with our verdict and its evidence.
     Speed claims read only ``sbs``, the write-up 001 networks timed side by side in one process."""
@@ -137,8 +217,11 @@ def check(df: pd.DataFrame, sbs: SideBySide | None) -> pd.DataFrame:
     rows = []
     for _, row in claims().iterrows():
         checker = _latency_checker(row)
+        accuracy = None if checker is not None or _is_explanation(row) else _accuracy_check(row, df)
         if _is_explanation(row):
             verdict, evidence = "not testable", "an explanation or caveat, not a measurement"
+        elif accuracy is not None:
+            verdict, evidence = accuracy
         elif checker is not None and sbs is not None:
             verdict, evidence = checker(sbs)
         elif checker is not None:

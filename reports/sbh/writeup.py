@@ -167,6 +167,49 @@ def latency_ratios(sbs: SideBySide | None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Write-up 001's best epochs, from the authors' notebooks (studies/writeups/README.md): per
+# structure they are not published, only their range.
+WRITEUP001_BEST_EPOCHS = (3, 34)
+
+
+def protocol_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Write-up 001's grid under the authors' protocol (``writeup`` profile, any weights): per
+    structure and backbone ran, the write-up's number beside ours, the verdict (``reports.versus``)
+    with the deviation in it, and what early stopping chose."""
+    ours = df[df["measured"] & (df["profile"] == "writeup") & (df["experiment"] == "writeup001")] if len(df) else df
+    if ours.empty:
+        return pd.DataFrame()
+    theirs = {
+        "acc_mean_heads": _frame("001_experiment_1").set_index(["structure", "backbone"])["accuracy"],
+        "acc_all_heads": _frame("001_experiment_2").set_index(["structure", "backbone"])["accuracy"],
+    }
+    rows = []
+    for (structure, backbone, selection), runs in ours.groupby(["structure", "backbone", "selection"], sort=False):
+        metric = "acc_mean_heads" if selection == "acc_mean_heads" else "acc_all_heads"
+        weights = "/".join(sorted(set(runs.get("params.weights", pd.Series(dtype=object)).dropna()))) or "?"
+        init = "random init" if weights == "none" else f"weights {weights}"
+        row = versus.row(
+            {"experiment": "1" if metric == "acc_mean_heads" else "2", "structure": structure, "backbone": backbone},
+            float(theirs[metric].get((structure, backbone), float("nan"))),
+            runs[metric],
+            comparable=True,
+            budget_words="",
+        )
+        row["verdict"] = f"{row['verdict']}; ours with {init} (theirs ImageNet)"
+        epochs = runs.get("budget.epochs_trained", pd.Series(dtype=float))
+        row["best epoch (ours)"] = ", ".join(str(int(v)) for v in runs["best_epoch"].dropna())
+        row["epochs run"] = ", ".join(str(int(v)) for v in epochs.dropna())
+        seconds = runs.get("s_per_epoch", pd.Series(dtype=float)) * epochs
+        row["training h per run"] = f"{seconds.mean() / 3600:.2f}" if seconds.notna().any() else "—"
+        row["write-up"] = f"{row['write-up']:.4f}"
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    order = {name: i for i, name in enumerate([*sbh.STRUCTURES, *sbh.BACKBONES])}
+    return table.sort_values(
+        ["experiment", "backbone", "structure"], key=lambda c: c.map(order) if c.name != "experiment" else c
+    )
+
+
 def section(df: pd.DataFrame, figures_dir: Path, link_prefix: str, sbs: SideBySide | None = None) -> dict:
     table = comparison(df)
     csv = figures_dir / "sbh_writeup_vs_ours.csv"
@@ -179,6 +222,8 @@ def section(df: pd.DataFrame, figures_dir: Path, link_prefix: str, sbs: SideBySi
         "summary": figure_summary(table),
         "writeup001": writeup001,
         "latency": latency_ratios(sbs),
+        "protocol": protocol_table(df),
+        "best_epochs": WRITEUP001_BEST_EPOCHS,
         "latency_source": sbs.words() if sbs is not None else None,
         "csv": f"{link_prefix}/{csv.name}",
         "ratio_within": f"{RATIO_AGREE_WITHIN:.0%}",
