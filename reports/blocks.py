@@ -178,7 +178,7 @@ def timing_words(timed: pd.DataFrame) -> str | None:
     )
 
 
-def resource_table(df: pd.DataFrame, timed: pd.DataFrame) -> pd.DataFrame:
+def resource_table(df: pd.DataFrame, timed: pd.DataFrame, sbs: SideBySide | None = None) -> pd.DataFrame:
     ok = df[df["measured"]]
     times = timed.groupby("network")[list(TIMES)].mean().reindex(ok.index)
     seeds_timed = timed.groupby("network").size().reindex(ok.index).fillna(0).astype(int)
@@ -197,6 +197,16 @@ def resource_table(df: pd.DataFrame, timed: pd.DataFrame) -> pd.DataFrame:
             "conv depth": ok["model.conv_depth"].astype(int),
         }
     )
+    if sbs is not None:
+        # The costs measured afresh beside each other (attention counted, the author's attention path).
+        nets = sbs.networks
+        table["MFLOPs / image"] = [nets[n]["flops_per_image"] / 1e6 if n in nets else np.nan for n in table.index]
+        table["peak train memory (MiB)"] = [
+            nets[n]["peak_memory_bytes"] / 2**20 if n in nets else np.nan for n in table.index
+        ]
+        table["batch"] = [
+            nets[n]["batch"] if n in nets else b for n, b in zip(table.index, table["batch"], strict=True)
+        ]
     table.index.name = "network"
     return table
 
@@ -346,7 +356,7 @@ def build(
         "summary": _marked(summary_table(df), network_marks),
         "footnote": markers.footnote(per_seed["mark"]),
         "curves": epoch_curves(per_seed, records, figures_dir, link_prefix),
-        "resources": resource_table(df, timed),
+        "resources": resource_table(df, timed, sbs),
         "timing_machine": timing_words(timed),
         "resources_reading": resources_reading(sbs),
         "conclusions": conclusions(df, per_seed),

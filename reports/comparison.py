@@ -2,15 +2,16 @@
 
 Every page and every section uses it, so a pair cannot be a tie in one place and a win in
 another on the same evidence, and "best", "fastest" or "slowest" is said only of an item that
-beats the runner-up (``ranking``).
+beats every other item by the rule (``ranking``).
 
-The rule: A beats B when the 95 % interval of the difference excludes no difference.
+The rule: A beats B when the 95 % interval of the difference excludes 0 (of a time ratio: 1).
 
 - Accuracy (higher is better), over the cells both items ran (``accuracy``). The independent
   unit is the case: its seeds are averaged first, and the interval is Student's t over the
   per-case differences. Where only one case is compared, the seeds are the units (each seed
-  is its own training run): Welch's interval over the two items' seeds. With fewer than two
-  units on a side the pair is "one seed, untested".
+  is its own training run; an item made of several structures is averaged within each seed
+  first): Welch's interval over the two items' seeds. With fewer than two seeds on a side the
+  pair is "one seed, untested".
 - Time (lower is better), only from networks timed side by side in one process (study
   ``speed``; ``times``). The unit is the round: each round times every network once, so the
   ratio is taken round by round, and the interval is the distribution-free one of the median
@@ -144,7 +145,8 @@ def accuracy(
             for key, value in zip(keys, only if isinstance(only, tuple) else (only,), strict=True):
                 match &= rows[key].to_numpy() == value
             rows = rows[match]
-        va, vb = (rows.loc[rows[item] == side, metric].to_numpy(dtype=float) for side in (a, b))
+        # A group of structures (e.g. the split heads) is one value per seed, not one per record.
+        va, vb = (rows[rows[item] == side].groupby("seed")[metric].mean().to_numpy(dtype=float) for side in (a, b))
         mean_a = float(va.mean()) if len(va) else math.nan
         mean_b = float(vb.mean()) if len(vb) else math.nan
         units, unit = min(len(va), len(vb)), "seeds of one case"
@@ -185,7 +187,16 @@ def median_interval(values: Sequence[float]) -> tuple[float, float, float]:
     return float(np.median(ordered)), float(ordered[k - 1]), float(ordered[n - k])
 
 
-def times(rounds_a: Sequence[float], rounds_b: Sequence[float], a: str, b: str, *, metric: str, source: str):
+def times(
+    rounds_a: Sequence[float],
+    rounds_b: Sequence[float],
+    a: str,
+    b: str,
+    *,
+    metric: str,
+    source: str,
+    cells: tuple[str, ...] = (),
+):
     """``a`` against ``b`` from rounds timed side by side (round i of each in the same round)."""
     ra, rb = np.asarray(rounds_a, dtype=float), np.asarray(rounds_b, dtype=float)
     if len(ra) != len(rb):
@@ -212,6 +223,7 @@ def times(rounds_a: Sequence[float], rounds_b: Sequence[float], a: str, b: str, 
             value[leader],
             value[other],
             source=source,
+            cells=cells,
         )
     )
 

@@ -58,6 +58,7 @@ class SideBySide:
             label_b or name(b),
             metric=f"{phase}{' per image' if per_image else ''}",
             source=self.source,
+            cells=(name(a), name(b)),
         )
 
     def median(self, phase: str, name: str, per_image: bool = False) -> float:

@@ -1,8 +1,9 @@
 """One rule for setting a write-up's number beside ours, shared by every study's report.
 
-A number is judged ("agree" / "differs") only when our records ran the authors' protocol
-(profile ``writeup``); otherwise the verdict is "not comparable (different budget)", whatever
-the difference. Ours is the mean over seeds, with the 95 % CI once two or more seeds ran.
+A number is judged ("agree" within MARGIN of our mean / "differs" / "tie (within noise)" when
+their number lies inside our 95 % interval yet beyond MARGIN) only when our records ran the
+authors' protocol (profile ``writeup``); otherwise the verdict is "not comparable (different
+budget)", whatever the difference. Ours is the mean over seeds, with the 95 % CI once two or more seeds ran.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def verdict(theirs: float, values: pd.Series, *, comparable: bool, budget_words:
         if (values - theirs).abs().max() > MARGIN:
             return f"agree on the mean (within {MARGIN}); {span}"
         return f"agree (within {MARGIN})"
+    ci = stats.ci_halfwidth(values)
+    if len(values) > 1 and abs(diff) <= ci:
+        # Their number inside our interval: the gap is not shown beyond our seeds' noise.
+        return f"tie (within noise): {diff:+.4f} on the mean, their value inside our 95 % CI ({span})"
     return f"differs by {diff:+.4f} ({span})"
 
 

@@ -397,7 +397,7 @@ def test_writeup000_sections_are_computed_from_the_records(writeup000_records, t
     )
     assert re.search(r"train-size sweep .*?\|\s+60 \| arch1 \(1\)\s+\| arch4-2 \(4\)-2 [0-9.]+", summary)
     assert re.search(r"learning-rate sweep .*\|\s+80 \| arch2 \(2\)\s+\|", summary)
-    assert "Hardest combo **6,8,9**" in text
+    assert "Lowest mean combo **6,8,9**" in text
     assert "Highest mean at each value: 1.5e-4 → arch2 (2)" in text
     for name in [
         "combos_acc_by_structure",
@@ -629,7 +629,7 @@ def test_blocks_times_are_compared_only_on_one_machine(blocks_records, tmp_path)
     row = next(resources_row)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[5:8] == ["—", "—", "—"] and cells[-3:-1] == ["0", "1"], "its times left out, its seed counted"
-    front = next(line for line in text.splitlines() if line.startswith("median time):"))
+    front = next(line for line in text.splitlines() if line.startswith("both a higher mean accuracy"))
     assert "transformer" not in front, "its 1 ms from another machine must not put it on the front"
 
 

@@ -79,9 +79,9 @@ def _size_pairs(sbs: SideBySide) -> list:
 def _size_check(sbs: SideBySide) -> tuple[str, str]:
     pairs = _size_pairs(sbs)
     verdict = _judged(pairs, lambda c: _smaller_first(c))
-    verdict = f"{verdict} (the order; 'in proportion' is not tested)" if verdict == "holds" else verdict
     shown = [c for c in pairs if not (c.beats and _smaller_first(c))] or pairs[:2]
-    return verdict, f"{len(pairs)} pairs (each structure, next larger ResNet); e.g. " + _pairs_words(shown[:3])
+    evidence = f"{len(pairs)} pairs (each structure, next larger ResNet); e.g. " + _pairs_words(shown[:3])
+    return verdict, evidence + ("; the order only: 'in proportion' is not tested" if verdict == "holds" else "")
 
 
 def _smaller_first(c) -> bool:

@@ -79,9 +79,9 @@ def combos_section(df: pd.DataFrame, figures_dir: Path, link_prefix: str, sbs: S
         "lines": [
             f"Matched cells: {blocks_words(data, ['digits', 'backbone'])}.",
             ranked_line,
-            f"Hardest combo **{combo_means.idxmin()}** ({combo_means.min():.4f} mean over structures on "
+            f"Lowest mean combo **{combo_means.idxmin()}** ({combo_means.min():.4f} mean over structures on "
             f"{', '.join(sorted(common))}), "
-            f"easiest **{combo_means.idxmax()}** ({combo_means.max():.4f}).",
+            f"highest mean **{combo_means.idxmax()}** ({combo_means.max():.4f}).",
             tradeoff(data, ["digits", "backbone"], sbs),
         ],
         "figures": [

@@ -125,7 +125,10 @@ def tradeoff(cells: pd.DataFrame, cases: list[str], sbs: SideBySide | None) -> s
         best_word="fastest",
         label=label,
     )
-    return f"Trade-off: of the structures tied for the best `{PRIMARY}` ({names}), {fastest['text']}."
+    return (
+        f"Trade-off: of the structures tied for the best `{PRIMARY}` ({names}), timed side by side on "
+        f"{', '.join(backbones)}: {fastest['text']}."
+    )
 
 
 def rank_line(cells: pd.DataFrame, cases: list[str], what: str) -> tuple[str, dict]:
@@ -190,7 +193,7 @@ def significance(df: pd.DataFrame) -> list[dict]:
             [
                 {
                     "against": c.other if c.leader == ranked["leader"] else c.leader,
-                    "leader by the rule": c.leader,
+                    "higher mean": c.leader,
                     "mean difference": c.estimate,
                     "95 % CI": f"{c.low:+.4f} to {c.high:+.4f}",
                     "cases": c.units,
@@ -236,7 +239,8 @@ def significance_table(items: list[dict]) -> pd.DataFrame:
 
 
 def mcnemar_table(df: pd.DataFrame, records: dict, results_dirs: list[Path]) -> pd.DataFrame | None:
-    """The two most accurate structures on (0,1,2), per backbone and seed: do their test errors differ?"""
+    """The two structures with the highest accuracy on (0,1,2) in each backbone and seed: do their test
+    predictions differ on the same images? A check within one run, not a verdict between structures."""
     data = df[df["measured"] & (df["experiment"] == "writeup001")] if not df.empty else df
     rows = []
     for (backbone, seed), group in data.groupby(["backbone", "seed"]) if not data.empty else []:
@@ -278,7 +282,7 @@ def writeup000_summary(parts: dict) -> pd.DataFrame:
         rows.append(
             {
                 "experiment": sbh.STUDY.experiment(experiment).description,
-                "cases": part["cases"],
+                "records": part["cases"],
                 "most accurate (ours, the rule)": ranked["leader"]
                 if ranked["named"]
                 else "tie (within noise): " + ", ".join(ranked["tied"]),

@@ -109,7 +109,8 @@ def comparison(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdict_kind(text: str) -> str:
-    return next(k for k in ("agree", "differs", "not comparable", "not measured", text) if text.startswith(k))
+    kinds = ("agree", "differs", "tie (within noise)", "not comparable", "not measured", text)
+    return next(k for k in kinds if text.startswith(k))
 
 
 def figure_summary(table: pd.DataFrame) -> pd.DataFrame:
