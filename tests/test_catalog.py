@@ -114,3 +114,13 @@ def test_a_korean_verdict_is_one_sentence_with_its_particles():
         assert tie.words().startswith("동률 (잡음 범위 내): **arch1 (1)**과 **arch3 (3)**의 차이는 0.0010 ")
         assert beats.words().startswith("**vgg**가 **resnet18**보다 0.0100 높음 (0.9800 대 0.9700, 95 % CI")
     assert tie.words().startswith("tie (within noise): **arch1 (1)** and **arch3 (3)** are 0.0010 apart")
+
+
+def test_the_claims_column_quotes_the_authors_on_korean_pages_and_translates_on_english_ones():
+    from reports.sbh.claims import _claim, claims
+
+    row = claims().iloc[0]
+    with catalog.use("ko"):
+        assert _claim(row) == {"claim (as written)": row["quote_ko"]}
+    assert _claim(row) == {"claim (translated)": row["translation_en"]}
+    assert "최선의 선택" in row["quote_ko"]
