@@ -16,7 +16,7 @@ PAIRS.update({consonant: pair for pair in list(PAIRS.values()) for consonant in 
 DIGITS = dict(zip("0123456789", ["ㅇ", "ㄹ", "", "ㅁ", "", "", "ㄱ", "ㄹ", "ㄹ", ""], strict=True))
 # Letter names that end in a consonant: 엘, 엠, 엔; every other letter name ends in a vowel (에이, 비, 지, ...).
 LETTERS = {"l": "ㄹ", "m": "ㅁ", "n": "ㄴ"}
-WORDS = {"net": "ㅅ"}  # read as words, not letter by letter: resnet = 레스넷
+WORDS = {"net": "ㅅ", "backbone": "ㄴ"}  # read as words, not letter by letter: resnet = 레스넷, backbone = 백본
 _FINALS = [
     "",
     "ㄱ",
