@@ -4,6 +4,7 @@ word it follows."""
 
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 
@@ -124,3 +125,10 @@ def test_the_claims_column_quotes_the_authors_on_korean_pages_and_translates_on_
         assert _claim(row) == {"claim (as written)": row["quote_ko"]}
     assert _claim(row) == {"claim (translated)": row["translation_en"]}
     assert "최선의 선택" in row["quote_ko"]
+
+
+@pytest.mark.parametrize("page", sorted(p.relative_to(ROOT) for p in ROOT.glob("runs/cpu-*/ko/*.md")), ids=str)
+def test_a_shipped_korean_page_shows_the_numbers_of_its_english_page(page):
+    """A translation may reorder a sentence, never change a number: the same decimals, each as often."""
+    decimals = lambda path: sorted(re.findall(r"\d+\.\d+", (ROOT / path).read_text()))  # noqa: E731
+    assert decimals(page) == decimals(page.parent.parent / page.name)
