@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from reports import calibration, compare, drill, fp32_vs_bf16, history, noise
-from reports.i18n import LANGUAGES
+from reports.catalog import LANGUAGES
 from reports.load import collect_and_warn
 from reports.render import render_all
 
@@ -36,9 +36,10 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lang",
-        choices=LANGUAGES,
+        choices=[*LANGUAGES, "all"],
         default="en",
-        help="language of headings, column names and generated sentences (glossary: reports/glossary_ko.csv)",
+        help="language of the pages (catalog: locale/<lang>/LC_MESSAGES/messages.po); "
+        "all: English in --out, each other language in --out/<lang>",
     )
 
 
@@ -59,8 +60,11 @@ def render(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    for path in render_all(collection, args.out, args.lang):
-        print(f"wrote {path}")
+    langs = LANGUAGES if args.lang == "all" else (args.lang,)
+    for lang in langs:
+        out = args.out / lang if args.lang == "all" and lang != "en" else args.out
+        for path in render_all(collection, out, lang):
+            print(f"wrote {path}")
     return 0
 
 

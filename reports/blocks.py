@@ -18,6 +18,7 @@ import pandas as pd
 from harness.records import STATUSES
 from harness.settings import lr_text
 from reports import comparison, markers, stats, versus
+from reports.catalog import _
 from reports.figures import curves_against, grouped_bars, heatmap_grid, pareto, summed_maps
 from reports.load import busiest_machine, distinct, find_artifact, machine, measured, precision_words
 from reports.speed import SideBySide, side_by_side
@@ -119,7 +120,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
 def epoch_curves(per_seed: pd.DataFrame, records: dict, figures_dir: Path, link_prefix: str) -> dict | None:
     """Our test accuracy after each epoch (mean over seeds) beside the author's logged runs."""
     ours: dict[str, dict[int, list[float]]] = {}
-    for _, row in per_seed[per_seed["measured"]].iterrows():
+    for _index, row in per_seed[per_seed["measured"]].iterrows():
         record = records.get((row["study"], row["case_id"], row["seed"]))
         for point in record.curves if record else []:
             ours.setdefault(row["network"], {}).setdefault(int(point["epoch"]), []).append(point["eval_acc"])
@@ -241,7 +242,7 @@ def resources_reading(sbs: SideBySide | None) -> list[str]:
         f"Forward FLOPs per image (attention products counted): most **{top_flops}** ({flops[top_flops]:.1f} M; "
         + ", ".join(f"{n} {flops[n]:.1f} M" for n in nets if n != top_flops)
         + ").",
-        f"Training time per image, one step at the author's batch, side by side: {slowest['text']}.",
+        _("Training time per image, one step at the author's batch, side by side: {ranking}.", ranking=slowest["text"]),
     ]
     memory_holds = top_batch == "transformer" and top_image == "transformer"
     time_verdict = (
@@ -263,7 +264,7 @@ def conclusions(df: pd.DataFrame, per_seed: pd.DataFrame) -> list[str]:
     if ok.empty:
         return []
     if len(ok) == 1:
-        return [f"Only **{ok.index[0]}** ran ({ok['test_acc'].iloc[0]:.4f})."]
+        return [_("Only {a} ran ({x}).", a=f"**{ok.index[0]}**", x=f"{ok['test_acc'].iloc[0]:.4f}")]
     runs = per_seed[per_seed["measured"] & per_seed["network"].isin(ok.index)]
     ranked = comparison.ranking(
         list(ok.index),
@@ -271,7 +272,8 @@ def conclusions(df: pd.DataFrame, per_seed: pd.DataFrame) -> list[str]:
         what="write-up 003 test accuracy",
         best_word="most accurate",
     )
-    lines = [f"Test accuracy: {ranked['text']}. Lowest mean: **{ok.index[-1]}** ({ok['test_acc'].iloc[-1]:.4f})."]
+    lowest, value = f"**{ok.index[-1]}**", f"{ok['test_acc'].iloc[-1]:.4f}"
+    lines = [_("Test accuracy: {ranking}. Lowest mean: {a} ({x}).", ranking=ranked["text"], a=lowest, x=value)]
     writeup = blocks.writeup_results()
     writeup_order = sorted(writeup, key=lambda n: -writeup[n]["test_acc"])
     lines.append(
@@ -283,7 +285,7 @@ def conclusions(df: pd.DataFrame, per_seed: pd.DataFrame) -> list[str]:
 
 def heatmaps(frame: pd.DataFrame, records: dict, results_dirs: list[Path], figures_dir: Path) -> dict | None:
     rows = frame[frame["case_id"] == blocks.HEATMAP_ID]
-    for _, row in rows.iterrows():
+    for _index, row in rows.iterrows():
         record = records[(row["study"], row["case_id"], row["seed"])]
         path = find_artifact(results_dirs, "blocks", record.artifacts.get("attributions"))
         if path is None:

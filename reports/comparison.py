@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reports.catalog import _
+
 CONFIDENCE = 0.95
 BEATS, TIE, UNTESTED = "beats", "tie (within noise)", "one seed, untested"
 # The distribution-free interval of a median needs this many rounds at 95 %.
@@ -59,24 +61,82 @@ class Comparison:
     def beats(self) -> bool:
         return self.outcome == BEATS
 
-    def interval(self) -> str:
-        if self.kind == "time":
-            return f"95 % CI {self.low:.2f}-{self.high:.2f}x over {self.units} {self.unit}, `{self.source}`"
-        return f"95 % CI {self.low:+.4f} to {self.high:+.4f} over {self.units} {self.unit}"
-
     def words(self) -> str:
-        """The comparison as one sentence fragment, the same wherever it is printed."""
-        a, b = f"**{self.leader}**", f"**{self.other}**"
+        """The comparison as one sentence, the same wherever it is printed (one catalog message per shape)."""
+        a, b, n, source = f"**{self.leader}**", f"**{self.other}**", self.units, self.source
         if self.kind == "time":
+            ratio, low, high = f"{self.estimate:.2f}", f"{self.low:.2f}", f"{self.high:.2f}"
             if self.outcome == BEATS:
-                return f"{a} is faster than {b}: {self.estimate:.2f}x ({self.interval()})"
-            return f"{TIE}: {a} and {b}, time ratio {self.estimate:.2f}x ({self.interval()})"
-        gap = self.estimate
+                return _(
+                    "{a} is faster than {b}: {ratio}x (95 % CI {low}-{high}x over {n} rounds side by side, `{source}`)",
+                    a=a,
+                    b=b,
+                    ratio=ratio,
+                    low=low,
+                    high=high,
+                    n=n,
+                    source=source,
+                )
+            return _(
+                "tie (within noise): {a} and {b}, time ratio {ratio}x"
+                " (95 % CI {low}-{high}x over {n} rounds side by side, `{source}`)",
+                a=a,
+                b=b,
+                ratio=ratio,
+                low=low,
+                high=high,
+                n=n,
+                source=source,
+            )
+        gap, x, y = f"{self.estimate:.4f}", f"{self.leader_value:.4f}", f"{self.other_value:.4f}"
+        low, high = f"{self.low:+.4f}", f"{self.high:+.4f}"
         if self.outcome == UNTESTED:
-            return f"{UNTESTED}: {a} {self.leader_value:.4f} and {b} {self.other_value:.4f} are {gap:.4f} apart"
+            return _("one seed, untested: {a} {x} and {b} {y} are {gap} apart", a=a, b=b, x=x, y=y, gap=gap)
+        per_case = self.unit == "cases (seeds averaged)"
+        if self.outcome == BEATS and per_case:
+            return _(
+                "{a} ({x}) beats {b} ({y}) by {gap} (95 % CI {low} to {high} over {n} cases (seeds averaged))",
+                a=a,
+                b=b,
+                x=x,
+                y=y,
+                gap=gap,
+                low=low,
+                high=high,
+                n=n,
+            )
         if self.outcome == BEATS:
-            return f"{a} ({self.leader_value:.4f}) beats {b} ({self.other_value:.4f}) by {gap:.4f} ({self.interval()})"
-        return f"{TIE}: {a} and {b} are {gap:.4f} apart ({self.interval()})"
+            return _(
+                "{a} ({x}) beats {b} ({y}) by {gap} (95 % CI {low} to {high} over {n} seeds of one case)",
+                a=a,
+                b=b,
+                x=x,
+                y=y,
+                gap=gap,
+                low=low,
+                high=high,
+                n=n,
+            )
+        if per_case:
+            return _(
+                "tie (within noise): {a} and {b} are {gap} apart"
+                " (95 % CI {low} to {high} over {n} cases (seeds averaged))",
+                a=a,
+                b=b,
+                gap=gap,
+                low=low,
+                high=high,
+                n=n,
+            )
+        return _(
+            "tie (within noise): {a} and {b} are {gap} apart (95 % CI {low} to {high} over {n} seeds of one case)",
+            a=a,
+            b=b,
+            gap=gap,
+            low=low,
+            high=high,
+            n=n,
+        )
 
 
 @dataclass
@@ -261,10 +321,22 @@ def ranking(
     group = [label(leader), *(opponent(c) for c in tied)]
     entry = {"what": what, "word": best_word, "leader": label(leader), "named": named, "tied": [] if named else group}
     LEDGER.rankings.append(entry)
+    word = _leader_word(best_word)
     if not rest:
-        text = f"only **{label(leader)}** measured"
+        text = _("only {a} measured", a=f"**{label(leader)}**")
     elif named:
-        text = f"{best_word}: **{label(leader)}**; " + against[0].words()
+        text = _("{word}: {a}; {verdict}", word=word, a=f"**{label(leader)}**", verdict=against[0].words())
     else:
-        text = f"no single {best_word}, {', '.join(f'**{g}**' for g in group)} tie (within noise); " + tied[0].words()
+        names = ", ".join(f"**{g}**" for g in group)
+        text = _(
+            "no single {word}, {names} tie (within noise); {verdict}", word=word, names=names, verdict=tied[0].words()
+        )
     return {**entry, "text": text, "comparisons": against}
+
+
+def _leader_word(word: str) -> str:
+    """What a ranking calls its leader, in the page's language."""
+    words = {"best": _("best"), "fastest": _("fastest"), "slowest": _("slowest"), "most accurate": _("most accurate")}
+    if word not in words:
+        raise ValueError(f"best_word {word!r}: valid choices: {', '.join(words)}")
+    return words[word]

@@ -1,8 +1,8 @@
 """Korean pages: ``python -m reports render RESULTS --lang ko``.
 
-The templates are written in English; a Korean page is the English page passed through one
-glossary, ``reports/glossary_ko.csv`` (``kind,en,ko``), so that every term has one
-translation in one file:
+Generated sentences come from the message catalog (``reports/catalog.py``); what is not yet
+marked there goes through this module: the English page passed through one glossary,
+``reports/glossary_ko.csv`` (``kind,en,ko``), so that every term has one translation in one file:
 
 - ``heading``: phrases inside Markdown headings (and the table of contents' link texts);
 - ``column``: a table's header cell, matched whole;
@@ -27,8 +27,9 @@ LANGUAGES = ("en", "ko")
 GLOSSARY = Path(__file__).resolve().parent / "glossary_ko.csv"
 FIGURE_MAP = Path(__file__).resolve().parent.parent / "studies" / "writeups" / "figure_map.csv"
 KO_NOTE = (
-    "> 이 페이지는 제목, 표의 열 이름, 판정과 자동 생성된 비교 문장을 한국어로 보여 줍니다. "
-    "설명 문단은 영어 원문 그대로입니다. 용어집: `reports/glossary_ko.csv`."
+    "> 이 페이지의 비교·판정 문장과 요약 문장은 메시지 카탈로그(`locale/ko/LC_MESSAGES/messages.po`)에서, "
+    "주장 열은 문서 원문에서, 제목·열 이름·표의 판정은 용어집(`reports/glossary_ko.csv`)에서 옵니다. "
+    "설명 문단과 그림은 아직 영어입니다."
 )
 _SEPARATOR = re.compile(r"^\|?\s*:?-{3,}")
 _PROTECTED = re.compile(r"`[^`\n]*`|\]\([^)\n]*\)")

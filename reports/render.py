@@ -10,6 +10,7 @@ import jinja2
 import pandas as pd
 
 from harness.fileio import atomic_write_bytes
+from reports import catalog
 from reports.comparison import LEDGER
 from reports.figures import drawing_pool
 from reports.i18n import figure_map, translate
@@ -56,19 +57,29 @@ def header(df: pd.DataFrame) -> dict:
 
 
 def environment() -> jinja2.Environment:
+    """Templates mark their text with ``{% trans %}``; it is looked up in the page's language
+    (``reports/catalog.py``) when the template renders."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
+        extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
     env.filters["table"] = md_table
+    env.install_gettext_callables(catalog.gettext, catalog.ngettext, newstyle=True)
     return env
 
 
 def render_all(collection: Collection, out: Path, lang: str = "en") -> list[Path]:
-    """Every study's page and the index, in ``lang`` (``reports/i18n.py``)."""
+    """Every study's page and the index, in ``lang``: its messages from ``reports/catalog.py``;
+    headings, column names and table cells not yet in the catalog through ``reports/i18n.py``."""
+    with catalog.use(lang):
+        return _render_all(collection, out, lang)
+
+
+def _render_all(collection: Collection, out: Path, lang: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
     written, pages = [], []

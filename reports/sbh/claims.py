@@ -17,7 +17,7 @@ import itertools
 import pandas as pd
 
 import studies.writeups as writeups
-from reports import comparison
+from reports import catalog, comparison
 from reports.comparison import TIE, UNTESTED
 from reports.sbh.tables import complete_blocks, label, writeup_label
 from reports.sbh.writeup import SHARED_BACKBONE, SPLIT_BACKBONE
@@ -33,6 +33,15 @@ def claims() -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df["write-up"] = df["writeup"].str[:3]
     return df
+
+
+def _claim(row: pd.Series) -> dict[str, str]:
+    """The claim as the page's reader reads it: the authors' own Korean sentence on a Korean page,
+    our translation on an English one."""
+    if catalog.language() == "ko":
+        quote = row["quote_ko"].replace("|", "\\|").replace("\n", "<br>")
+        return {"claim (as written)": quote}
+    return {"claim (translated)": row["translation_en"]}
 
 
 def _label(structure: str, backbone: str) -> str:
@@ -239,7 +248,7 @@ def check(df: pd.DataFrame, sbs: SideBySide | None) -> pd.DataFrame:
             {
                 "write-up": row["write-up"],
                 "about": row["subject"],
-                "claim (translated)": row["translation_en"],
+                **_claim(row),
                 "verdict": verdict,
                 "evidence": evidence,
             }

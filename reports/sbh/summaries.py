@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from reports import comparison, stats
+from reports.catalog import _
 from reports.load import load_predictions
 from reports.sbh.tables import PRIMARY, complete_blocks, label
 from reports.speed import SideBySide
@@ -73,8 +74,10 @@ def summary(df: pd.DataFrame, sbs: SideBySide | None = None) -> list[str]:
     flags = cells["structure"].map(lambda s: (sbh.STRUCTURES[s].shared_backbone, sbh.STRUCTURES[s].shared_head))
     shared_bb, shared_head = flags.map(lambda f: f[0]), flags.map(lambda f: f[1])
     for metric in ACCURACY_METRICS:
-        lines.append(_compare(cells, shared_head, metric, "split heads", "a shared head", f"`{metric}`"))
-    lines.append(_compare(cells, shared_bb, "acc_all_heads", "split backbones", "a shared backbone", "`acc_all_heads`"))
+        lines.append(_compare(cells, shared_head, metric, _("split heads"), _("a shared head"), f"`{metric}`"))
+    lines.append(
+        _compare(cells, shared_bb, "acc_all_heads", _("split backbones"), _("a shared backbone"), "`acc_all_heads`")
+    )
     lines += speed_lines(sbs, backbones)
     lines.append(tradeoff(cells, ["backbone"], sbs))
     return lines
@@ -84,18 +87,27 @@ def speed_lines(sbs: SideBySide | None, backbones: list[str]) -> list[str]:
     """Shared against split backbones, and each backbone against the next larger one, side by side."""
     if sbs is None:
         return [
-            "Inference speed: not compared (no side-by-side record `speed/writeup001`; `pytest benchmarks -m speed`)."
+            _(
+                "Inference speed: not compared"
+                " (no side-by-side record `speed/writeup001`; `pytest benchmarks -m speed`)."
+            )
         ]
     shared = [s for s in sbh.STRUCTURES if sbh.STRUCTURES[s].shared_backbone]
     split = [s for s in sbh.STRUCTURES if not sbh.STRUCTURES[s].shared_backbone]
     c = sbs.versus(
-        _members(shared, backbones), _members(split, backbones), label_a="a shared backbone", label_b="split backbones"
+        _members(shared, backbones),
+        _members(split, backbones),
+        label_a=_("a shared backbone"),
+        label_b=_("split backbones"),
     )
-    lines = [f"Inference (batch of 32, side by side, mean over {', '.join(backbones)}): {c.words()}."]
+    over = ", ".join(backbones)
+    lines = [
+        _("Inference (batch of 32, side by side, mean over {backbones}): {verdict}.", backbones=over, verdict=c.words())
+    ]
     every = list(sbh.STRUCTURES)
     for small, large in itertools.pairwise(backbones):
         c = sbs.versus(_members(every, [small]), _members(every, [large]), label_a=small, label_b=large)
-        lines.append(f"Inference by backbone (mean over the five structures): {c.words()}.")
+        lines.append(_("Inference by backbone (mean over the five structures): {verdict}.", verdict=c.words()))
     return lines
 
 
@@ -103,7 +115,7 @@ def _compare(df, is_b, metric, name_a, name_b, metric_label) -> str:
     """Group a against group b by the one rule (units: backbones, structures and seeds averaged)."""
     grouped = df.assign(_group=np.where(is_b, name_b, name_a))
     c = comparison.accuracy(grouped, "_group", name_a, name_b, metric, ["backbone"])
-    return f"{metric_label}, {name_a} vs {name_b}: {c.words()}."
+    return _("{metric}, {a} vs {b}: {verdict}.", metric=metric_label, a=name_a, b=name_b, verdict=c.words())
 
 
 def tradeoff(cells: pd.DataFrame, cases: list[str], sbs: SideBySide | None) -> str:
