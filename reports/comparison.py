@@ -66,76 +66,41 @@ class Comparison:
         a, b, n, source = f"**{self.leader}**", f"**{self.other}**", self.units, self.source
         if self.kind == "time":
             ratio, low, high = f"{self.estimate:.2f}", f"{self.low:.2f}", f"{self.high:.2f}"
+            fields = {"a": a, "b": b, "ratio": ratio, "low": low, "high": high, "n": n, "source": source}
             if self.outcome == BEATS:
                 return _(
                     "{a} is faster than {b}: {ratio}x (95 % CI {low}-{high}x over {n} rounds side by side, `{source}`)",
-                    a=a,
-                    b=b,
-                    ratio=ratio,
-                    low=low,
-                    high=high,
-                    n=n,
-                    source=source,
+                    **fields,
                 )
             return _(
                 "tie (within noise): {a} and {b}, time ratio {ratio}x"
                 " (95 % CI {low}-{high}x over {n} rounds side by side, `{source}`)",
-                a=a,
-                b=b,
-                ratio=ratio,
-                low=low,
-                high=high,
-                n=n,
-                source=source,
+                **fields,
             )
         gap, x, y = f"{self.estimate:.4f}", f"{self.leader_value:.4f}", f"{self.other_value:.4f}"
         low, high = f"{self.low:+.4f}", f"{self.high:+.4f}"
         if self.outcome == UNTESTED:
             return _("one seed, untested: {a} {x} and {b} {y} are {gap} apart", a=a, b=b, x=x, y=y, gap=gap)
+        # One whole sentence per shape, so that a translation can order its parts freely.
+        fields = {"a": a, "b": b, "x": x, "y": y, "gap": gap, "low": low, "high": high, "n": n}
         per_case = self.unit == "cases (seeds averaged)"
         if self.outcome == BEATS and per_case:
             return _(
-                "{a} ({x}) beats {b} ({y}) by {gap} (95 % CI {low} to {high} over {n} cases (seeds averaged))",
-                a=a,
-                b=b,
-                x=x,
-                y=y,
-                gap=gap,
-                low=low,
-                high=high,
-                n=n,
+                "{a} ({x}) beats {b} ({y}) by {gap} (95 % CI {low} to {high} over {n} cases (seeds averaged))", **fields
             )
         if self.outcome == BEATS:
             return _(
-                "{a} ({x}) beats {b} ({y}) by {gap} (95 % CI {low} to {high} over {n} seeds of one case)",
-                a=a,
-                b=b,
-                x=x,
-                y=y,
-                gap=gap,
-                low=low,
-                high=high,
-                n=n,
+                "{a} ({x}) beats {b} ({y}) by {gap} (95 % CI {low} to {high} over {n} seeds of one case)", **fields
             )
         if per_case:
             return _(
                 "tie (within noise): {a} and {b} are {gap} apart"
                 " (95 % CI {low} to {high} over {n} cases (seeds averaged))",
-                a=a,
-                b=b,
-                gap=gap,
-                low=low,
-                high=high,
-                n=n,
+                **fields,
             )
         return _(
             "tie (within noise): {a} and {b} are {gap} apart (95 % CI {low} to {high} over {n} seeds of one case)",
-            a=a,
-            b=b,
-            gap=gap,
-            low=low,
-            high=high,
-            n=n,
+            **fields,
         )
 
 
