@@ -61,6 +61,13 @@ class Comparison:
     def beats(self) -> bool:
         return self.outcome == BEATS
 
+    def slowdown(self, slower: str) -> tuple[float, float, float]:
+        """A time comparison as how many times ``slower`` takes the other's time (ratio, low, high),
+        whichever of the two the rule found faster."""
+        if self.other == slower:
+            return self.estimate, self.low, self.high
+        return 1 / self.estimate, 1 / self.high, 1 / self.low
+
     def words(self) -> str:
         """The comparison as one sentence, the same wherever it is printed (one catalog message per shape)."""
         a, b, n, source = f"**{self.leader}**", f"**{self.other}**", self.units, self.source

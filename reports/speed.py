@@ -102,7 +102,7 @@ def network_table(sbs: SideBySide) -> pd.DataFrame:
 
 def _row(what: str, c: comparison.Comparison, slower: str) -> dict:
     """A ratio as how many times slower ``slower`` is, whichever side the rule found faster."""
-    ratio, low, high = (c.estimate, c.low, c.high) if c.other == slower else (1 / c.estimate, 1 / c.high, 1 / c.low)
+    ratio, low, high = c.slowdown(slower)
     return {"comparison": what, "ratio": round(ratio, 3), "95 % CI": f"{low:.3f}-{high:.3f}", "verdict": c.words()}
 
 

@@ -20,7 +20,7 @@ import studies.writeups as writeups
 from reports import catalog, comparison
 from reports.comparison import TIE, UNTESTED
 from reports.sbh.tables import complete_blocks, label, writeup_label
-from reports.sbh.writeup import SHARED_BACKBONE, SPLIT_BACKBONE
+from reports.sbh.writeup import SHARED_BACKBONE, SPLIT_BACKBONE, split_vs_shared
 from reports.speed import SideBySide
 from studies import sbh
 
@@ -60,18 +60,13 @@ def _judged(pairs: list, claimed) -> str:
     return "holds" if all(c.beats and claimed(c) for c in pairs) else TIE
 
 
-def _split_vs_shared(sbs: SideBySide, backbone: str):
-    split = [f"{s}-{backbone}" for s in SPLIT_BACKBONE]
-    shared = [f"{s}-{backbone}" for s in SHARED_BACKBONE]
-    return sbs.versus(shared, split, label_a=f"shared backbone {backbone}", label_b=f"split backbone {backbone}")
-
-
 def _ratio_check(sbs: SideBySide) -> tuple[str, str]:
     """ "About 2x": each backbone's split/shared ratio interval inside ABOUT_TWO holds; one
     outside it entirely does not; an interval across an edge of the range is a tie (within noise)."""
-    pairs = [_split_vs_shared(sbs, b) for b in sbh.BACKBONES]
-    inside = [c.leader.startswith("shared") and ABOUT_TWO[0] <= c.low and c.high <= ABOUT_TWO[1] for c in pairs]
-    outside = [not c.leader.startswith("shared") or c.high < ABOUT_TWO[0] or c.low > ABOUT_TWO[1] for c in pairs]
+    pairs = [split_vs_shared(sbs, b) for b in sbh.BACKBONES]
+    slowdowns = [c.slowdown(f"split backbone {b}") for c, b in zip(pairs, sbh.BACKBONES, strict=True)]
+    inside = [ABOUT_TWO[0] <= low and high <= ABOUT_TWO[1] for _, low, high in slowdowns]
+    outside = [high < ABOUT_TWO[0] or low > ABOUT_TWO[1] for _, low, high in slowdowns]
     verdict = "does not hold" if any(outside) else ("holds" if all(inside) else TIE)
     return verdict, f"'about 2x' taken as {ABOUT_TWO[0]}-{ABOUT_TWO[1]}x: " + _pairs_words(pairs)
 
@@ -115,7 +110,7 @@ def _fast_pair_check(sbs: SideBySide) -> tuple[str, str]:
 
 def _slow_check(sbs: SideBySide) -> tuple[str, str]:
     size, _size_text = _size_check(sbs)
-    split = [_split_vs_shared(sbs, b) for b in sbh.BACKBONES]
+    split = [split_vs_shared(sbs, b) for b in sbh.BACKBONES]
     split_verdict = _judged(split, lambda c: c.leader.startswith("shared"))
     verdicts = {size, split_verdict}
     verdict = "does not hold" if "does not hold" in verdicts else ("holds" if verdicts == {"holds"} else TIE)
@@ -149,11 +144,13 @@ def protocol_cells(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Write-up 001's grid on the authors' protocol: measured writeup-profile records of digits
     0,1,2 in the (backbone, seed) blocks where all five structures ran, of the experiment whose
     metric is ``metric`` (experiment 1: the ``-exp1-`` runs, selected on the mean of heads)."""
-    if df.empty:
-        return df
+    return complete_blocks(protocol_runs(df, metric), ["backbone", "seed"]) if len(df) else df
+
+
+def protocol_runs(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Measured writeup-profile records of write-up 001's grid, of the experiment scored by ``metric``."""
     runs = df[df["measured"] & (df["profile"] == "writeup") & (df["experiment"] == "writeup001")]
-    runs = runs[(runs["selection"] == "acc_mean_heads") == (metric == "acc_mean_heads")]
-    return complete_blocks(runs, ["backbone", "seed"])
+    return runs[(runs["selection"] == "acc_mean_heads") == (metric == "acc_mean_heads")]
 
 
 def deviation_words(cells: pd.DataFrame) -> str:
@@ -216,9 +213,7 @@ def _accuracy_check(row: pd.Series, df: pd.DataFrame):
     if claim not in checks:
         return None
     if cells.empty:
-        ran = df[df["measured"] & (df["profile"] == "writeup") & (df["experiment"] == "writeup001")] if len(df) else df
-        ran = ran[(ran["selection"] == "acc_mean_heads") == (metric == "acc_mean_heads")] if len(ran) else ran
-        count = ran["structure"].nunique() if len(ran) else 0
+        count = protocol_runs(df, metric)["structure"].nunique() if len(df) else 0
         return "not testable yet", f"{count} of the 5 structures ran under `--profile writeup`; it needs all five"
     return checks[claim]()
 
